@@ -1,7 +1,6 @@
 """Model tests: tiny configs, checked against transformers' own ESM (v1) and hand-written reference maths (v2)."""
 
 import math
-import re
 
 import pytest
 import torch
@@ -480,19 +479,3 @@ def test_parameter_count_equals_reference_minus_named_unused_tensors(name):
         assert abs(ours - expected) <= 0.001 * expected, (name, ours, expected, sorted(unused))
     else:
         assert ours == expected, (name, ours, expected, sorted(unused))
-
-
-def test_config_rejects_inconsistent_architecture():
-    with pytest.raises(Exception, match="divisible"):
-        NucleotideTransformerConfig(hidden_size=33, num_attention_heads=4)
-    with pytest.raises(Exception, match="ffn_activation"):
-        NucleotideTransformerConfig(ffn_activation="relu")
-    with pytest.raises(ValueError, match=re.escape("Unknown preset")):
-        NucleotideTransformerConfig.from_preset("v3")
-
-
-def test_presets_context_lengths():
-    assert NucleotideTransformerConfig.from_preset("v1").context_length == 1000
-    assert NucleotideTransformerConfig.from_preset("v2").context_length == 2048
-    assert NucleotideTransformerConfig.from_preset("v1").architecture_version == "v1"
-    assert NucleotideTransformerConfig().architecture_version == "v2"

@@ -1,0 +1,167 @@
+"""Side-by-side benchmarks: ours and a baseline alternately in one process (A B A B ..., warm-ups, medians).
+
+    python benchmarks/run.py [--quick] [--data ../shared/data] [--only tokenizer]
+
+Prints a table of absolute figures and ratios, and writes `benchmarks/results/<date>-<host>.json` plus a Markdown
+summary beside it. Each ratio sits in the JSON under a stable, self-explaining key.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import transformers
+
+REPO = Path(__file__).resolve().parent.parent
+BUNDLED_GENOMES = REPO / "data" / "genomes"
+
+
+def alternate(candidates: dict[str, Callable[[], object]], repeats: int, warmups: int = 1) -> dict[str, float]:
+    """Runs each candidate `warmups` times, then `repeats` rounds of A B A B ...; returns median seconds per name."""
+    for _ in range(warmups):
+        for run in candidates.values():
+            run()
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, run in candidates.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def machine_info() -> dict[str, object]:
+    """CPU, threads and library versions, plus measured fp32 GEMM GFLOP/s (the yardstick for model benchmarks)."""
+    n = 1024
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    seconds = alternate({"gemm": lambda: a @ b}, repeats=5)["gemm"]
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "host": socket.gethostname(),
+        "cpu": cpu,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "gemm_fp32_gflops": round(2 * n**3 / seconds / 1e9, 1),
+    }
+
+
+def dna_sequences(count: int, length: int, data: Path | None, seed: int = 0) -> list[str]:
+    """`count` windows of real DNA (random offsets in the genomes under `data/genomes` or the bundled ones), with
+    a sprinkling of `N` (about one in 1,000 bases) so that the grid-restart path is exercised."""
+    from nucleotide_transformer_hf.data import read_fasta
+
+    folder = (data / "genomes") if data else BUNDLED_GENOMES
+    genomes = [r.sequence.upper() for path in sorted(folder.glob("*.fa*")) for r in read_fasta(path)]
+    genomes = [g for g in genomes if len(g) > length]
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        genome = rng.choice(genomes)
+        start = rng.randrange(len(genome) - length)
+        window = list(genome[start : start + length])
+        for _ in range(length // 1000):
+            window[rng.randrange(length)] = "N"
+        out.append("".join(window))
+    return out
+
+
+def bench_tokenizer(args: argparse.Namespace) -> dict[str, float]:
+    """bp/s to padded PyTorch tensors: ours vs transformers' EsmTokenizer over the same (v2) vocabulary."""
+    from transformers import EsmTokenizer
+
+    from nucleotide_transformer_hf import NucleotideTransformerTokenizerFast
+    from nucleotide_transformer_hf.tokenization_nucleotide_transformer import build_vocab
+
+    count = 500 if args.quick else 2000
+    sequences = dna_sequences(count, 6000, args.data)
+    ours = NucleotideTransformerTokenizerFast(vocab_layout="v2")
+    with tempfile.TemporaryDirectory() as folder:
+        vocab_file = Path(folder) / "vocab.txt"
+        vocab_file.write_text("\n".join(build_vocab("v2")) + "\n")
+        esm = EsmTokenizer(str(vocab_file), eos_token=None, model_max_length=2048)
+
+    ours_ids = ours(sequences[:20], return_tensors="pt", padding=True)["input_ids"]
+    esm_ids = esm(sequences[:20], return_tensors="pt", padding=True)["input_ids"]
+    if not torch.equal(ours_ids, esm_ids):
+        raise AssertionError("ours and EsmTokenizer disagree on the benchmark input; the comparison would be void.")
+
+    seconds = alternate(
+        {
+            "ours": lambda: ours(sequences, return_tensors="pt", padding=True),
+            "ours_offsets": lambda: ours(sequences, return_tensors="pt", padding=True, return_offsets_mapping=True),
+            "esm": lambda: esm(sequences, return_tensors="pt", padding=True),
+        },
+        repeats=3 if args.quick else 5,
+    )
+    bases = sum(map(len, sequences))
+    return {
+        "tokenizer_sequences": count,
+        "tokenizer_sequence_bp": 6000,
+        "tokenizer_ours_bp_per_s": bases / seconds["ours"],
+        "tokenizer_ours_with_offsets_bp_per_s": bases / seconds["ours_offsets"],
+        "tokenizer_esm_bp_per_s": bases / seconds["esm"],
+        "tokenizer_speedup_vs_esm_tokenizer": seconds["esm"] / seconds["ours"],
+        "tokenizer_with_offsets_speedup_vs_esm_tokenizer": seconds["esm"] / seconds["ours_offsets"],
+    }
+
+
+BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, float]]] = {"tokenizer": bench_tokenizer}
+
+
+def write_results(record: dict[str, object], out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{datetime.date.today().isoformat()}-{record['machine']['host']}"
+    json_path = out_dir / f"{stem}.json"
+    json_path.write_text(json.dumps(record, indent=2) + "\n")
+    lines = [f"# Benchmarks {stem}", "", f"Command: `{record['command']}`", "", "| machine | value |", "| --- | --- |"]
+    lines += [f"| {key} | {value} |" for key, value in record["machine"].items()]
+    lines += ["", "| result | value |", "| --- | --- |"]
+    lines += [f"| {key} | {value:,.2f} |" for key, value in record["results"].items()]
+    (out_dir / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    return json_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller inputs and fewer repeats (CPU, < 5 minutes)")
+    parser.add_argument("--data", type=Path, default=None, help="a data folder laid out like ../shared/data")
+    parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only these benchmarks")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+
+    record = {"command": " ".join(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])}
+    record["machine"] = machine_info()
+    results: dict[str, float] = {}
+    for name in args.only or BENCHMARKS:
+        print(f"running {name} ...", flush=True)
+        results.update(BENCHMARKS[name](args))
+    record["results"] = results
+    path = write_results(record, args.out)
+    width = max(map(len, results))
+    for key, value in results.items():
+        print(f"{key:{width}}  {value:>16,.2f}")
+    print(f"wrote {path} and {path.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
