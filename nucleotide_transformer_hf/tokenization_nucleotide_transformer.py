@@ -68,6 +68,80 @@ _IUPAC_LETTERS = "".join(IUPAC_AMBIGUITY_CODES) + "".join(IUPAC_AMBIGUITY_CODES)
 _ALLOWED_BYTES_IUPAC = _ALLOWED_BYTES + _IUPAC_LETTERS.encode("ascii")
 
 
+# ---- vectorised path for plain A/C/G/T/N text -------------------------------------------------------------------
+
+# Byte -> code: A/T/C/G (either case) -> 0..3 in vocabulary order, N/n -> 4, the batch separator "|" -> 5, else 6.
+_PLAIN_CODES = np.full(256, 6, dtype=np.int8)
+for _code, _letter in enumerate(NUCLEOTIDES + EXTRA_NUCLEOTIDES):
+    _PLAIN_CODES[ord(_letter)] = _PLAIN_CODES[ord(_letter.lower())] = _code
+_PLAIN_CODES[ord("|")] = 5
+_PLAIN_BYTES = b"ACGTNacgtn"
+_KMER_WEIGHTS = 4 ** np.arange(KMER_SIZE - 1, -1, -1, dtype=np.int32)  # 1024, 256, 64, 16, 4, 1
+_CHUNK_BASES = 1 << 21  # bounds the temporary arrays to a few tens of MB
+
+
+def _is_plain_dna(text: str) -> bool:
+    return text.isascii() and not text.encode("ascii").translate(None, _PLAIN_BYTES)
+
+
+def _plain_dna_token_ids(texts: list[str], first_kmer_id: int, single_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids (no specials) of plain A/C/G/T/N strings, concatenated, and the token count of each string.
+
+    Same rule as the `tokenizers` pipeline: within each maximal run of A/C/G/T, 6-mers from the run's start and
+    the remainder as single nucleotides; each N one token. Vectorised over the whole chunk, no per-base Python.
+    """
+    codes = _PLAIN_CODES[np.frombuffer("|".join(texts).encode("ascii"), dtype=np.uint8)]
+    n = codes.size
+    positions = np.arange(n, dtype=np.int64)
+    is_base = codes < 4
+    previous_is_base = np.zeros_like(is_base)
+    previous_is_base[1:] = is_base[:-1]
+    next_is_base = np.zeros_like(is_base)
+    next_is_base[:-1] = is_base[1:]
+    run_starts = np.flatnonzero(is_base & ~previous_is_base)
+    run_ends = np.flatnonzero(is_base & ~next_is_base) + 1
+    run_full = (run_ends - run_starts) // KMER_SIZE * KMER_SIZE  # bases of each run covered by 6-mers
+    run_starts, run_full = np.append(run_starts, 0), np.append(run_full, 0)  # a sentinel run when there is none
+    # For every base: offset from its run's start, and whether it lies in the run's 6-mer part.
+    run_index = np.cumsum(is_base & ~previous_is_base) - 1
+    start_of_run = np.where(is_base, run_starts[run_index.clip(0)], 0)
+    offset = positions - start_of_run
+    in_kmers = is_base & (offset < run_full[run_index.clip(0)])
+    kmer_start = in_kmers & (offset % KMER_SIZE == 0)
+    emitted = kmer_start | (is_base & ~in_kmers) | (codes == 4)
+
+    token_positions = np.flatnonzero(emitted)
+    ids = single_ids[codes[token_positions].clip(max=4)].astype(np.int64)
+    starts = np.flatnonzero(kmer_start)
+    windows = codes[starts[:, None] + np.arange(KMER_SIZE)].astype(np.int32)
+    ids[kmer_start[token_positions]] = first_kmer_id + windows @ _KMER_WEIGHTS
+    sequence_of_token = np.cumsum(codes == 5)[token_positions]
+    return ids, np.bincount(sequence_of_token, minlength=len(texts))
+
+
+class _LazyEncodingsBatch(BatchEncoding):
+    """A `BatchEncoding` whose `tokenizers` encodings (`.tokens()`, `.char_to_token()`, ...) are computed on first
+    use, so that tensor-only calls never pay for offsets they do not read."""
+
+    def __init__(self, data, compute_encodings, tensor_type):
+        self._compute_encodings = compute_encodings
+        super().__init__(data, encoding=None, tensor_type=tensor_type)
+
+    @property
+    def _encodings(self):
+        if self._computed is None and self._compute_encodings is not None:
+            self._computed = self._compute_encodings()
+        return self._computed
+
+    @_encodings.setter
+    def _encodings(self, value):
+        self._computed = value
+
+    @property
+    def is_fast(self) -> bool:
+        return True
+
+
 def build_vocab(layout: str = "v2") -> list[str]:
     """Return the 4107-token NT vocabulary, in id order, for a vocabulary layout.
 
@@ -188,10 +262,12 @@ class NucleotideTransformerTokenizerFast(PreTrainedTokenizerFast):
     * **model_max_length** defaults to the model context in tokens, `<cls>` included: 1000 for the v1
       layout (up to 5,994 bp), 2048 for v2 (up to 12,282 bp).
 
-    The checks run in Python before encoding (one C-level scan per string); everything else runs in Rust, and
-    calls that only ask for tensors (`return_tensors="pt"` or `"np"`, no offsets, overflow, special-tokens mask
-    or lengths) build the padded arrays with numpy. Calling the backend (`tokenizer.backend_tokenizer`)
-    directly skips the checks: unknown characters then become one `<unk>` each and IUPAC codes always become `N`.
+    The checks run in Python before encoding (one C-level scan per string); everything else runs in Rust, except
+    the common tensor-only call (`return_tensors="pt"` or `"np"` on plain A/C/G/T/N text, no offsets, overflow,
+    special-tokens mask, lengths or pairs), which a vectorised numpy encoder answers with the same ids (property-
+    tested against the Rust pipeline); its `.encodings` (`.tokens()`, `.char_to_token()`, ...) are computed on
+    first use. Calling the backend (`tokenizer.backend_tokenizer`) directly skips the checks: unknown characters
+    then become one `<unk>` each and IUPAC codes always become `N`.
 
     Args:
         vocab_file (`str`, *optional*):
@@ -394,6 +470,11 @@ class NucleotideTransformerTokenizerFast(PreTrainedTokenizerFast):
             TruncationStrategy.DO_NOT_TRUNCATE
         )
         if self._can_encode_to_arrays(text, text_pair, kwargs):
+            texts = list(text) if is_batched else [text]
+            if text_pair is None and all(_is_plain_dna(t) for t in texts):
+                encoded = self._encode_plain_dna_to_arrays(texts, is_batched, check_length, **kwargs)
+                if encoded is not None:
+                    return encoded
             return self._encode_to_arrays(text, text_pair, is_batched, check_length, **kwargs)
         encoded = super()._encode_plus(text, text_pair=text_pair, **kwargs)
         if check_length:
@@ -410,6 +491,94 @@ class NucleotideTransformerTokenizerFast(PreTrainedTokenizerFast):
         if kwargs.get("return_token_type_ids") or (isinstance(text, (list, tuple)) and not text):
             return False
         return text_pair is None or isinstance(text_pair, (str, list, tuple))
+
+    def _encode_plain_dna_to_arrays(self, texts, is_batched, check_length, **kwargs) -> BatchEncoding | None:
+        # Vectorised numpy tokenization of plain A/C/G/T/N strings, bit-identical to the `tokenizers` pipeline;
+        # returns None (generic path) when the result would be ragged, which only the generic path reports.
+        kmer_ids = self._tokenizer.get_vocab(with_added_tokens=False)
+        single_ids = np.array([kmer_ids[letter] for letter in NUCLEOTIDES + EXTRA_NUCLEOTIDES], dtype=np.int64)
+        first_kmer_id = kmer_ids["A" * KMER_SIZE]
+        pieces, counts = [], []
+        chunk, chunk_bases = [], 0
+        for text in texts + [None]:
+            if text is None or (chunk and chunk_bases + len(text) > _CHUNK_BASES):
+                ids, chunk_counts = _plain_dna_token_ids(chunk, first_kmer_id, single_ids)
+                pieces.append(ids)
+                counts.append(chunk_counts)
+                chunk, chunk_bases = [], 0
+            if text is not None:
+                chunk.append(text)
+                chunk_bases += len(text)
+        ids = np.concatenate(pieces)
+        counts = np.concatenate(counts)
+        specials = 1 if kwargs.get("add_special_tokens", True) else 0
+        lengths = counts + specials
+
+        max_length = kwargs.get("max_length")
+        truncate = kwargs.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE) != (
+            TruncationStrategy.DO_NOT_TRUNCATE
+        )
+        if truncate and max_length is not None and (lengths > max_length).any():
+            keep = np.minimum(counts, max(max_length - specials, 0))
+            rank = np.arange(ids.size) - np.repeat(np.cumsum(counts) - counts, counts)
+            ids = ids[rank < np.repeat(keep, counts)]
+            counts, lengths = keep, keep + specials
+        if check_length and lengths.size and lengths.max() > self.model_max_length:
+            index = int(np.argmax(lengths > self.model_max_length))
+            where = f"Sequence {index} of the batch" if is_batched else "The sequence"
+            raise ValueError(
+                f"{where} is {int(lengths[index])} tokens long (<cls> included), more than the tokenizer's "
+                f"model_max_length={self.model_max_length}. Pass truncation=True to cut it to "
+                f"{self.model_max_length} tokens, or split the sequence into windows."
+            )
+
+        padding = kwargs.get("padding_strategy", PaddingStrategy.DO_NOT_PAD)
+        width = int(lengths.max()) if lengths.size else 0
+        if padding == PaddingStrategy.MAX_LENGTH and max_length is not None:
+            width = max(width, max_length)
+        elif padding == PaddingStrategy.DO_NOT_PAD and len(set(lengths.tolist())) > 1:
+            return None
+        multiple = kwargs.get("pad_to_multiple_of")
+        if padding != PaddingStrategy.DO_NOT_PAD and multiple and width % multiple:
+            width += multiple - width % multiple
+
+        rows = np.repeat(np.arange(len(texts)), counts)
+        left = (kwargs.get("padding_side") or self.padding_side) == "left"
+        row_start = width - lengths if left else np.zeros_like(lengths)
+        columns = np.arange(ids.size) - np.repeat(np.cumsum(counts) - counts, counts) + specials + row_start[rows]
+        input_ids = np.full((len(texts), width), self.pad_token_id, dtype=np.int64)
+        input_ids[rows, columns] = ids
+        if specials:
+            input_ids[np.arange(len(texts)), row_start] = self.cls_token_id
+        data = {"input_ids": input_ids}
+        return_attention_mask = kwargs.get("return_attention_mask")
+        if return_attention_mask is None or return_attention_mask:
+            data["attention_mask"] = (
+                (np.arange(width) >= row_start[:, None]) & (np.arange(width) < (row_start + lengths)[:, None])
+            ).astype(np.int64)
+        return_tensors = kwargs["return_tensors"]
+        if str(getattr(return_tensors, "value", return_tensors)) == "pt":
+            import torch
+
+            data = {key: torch.from_numpy(value) for key, value in data.items()}
+            return_tensors = None  # already tensors
+
+        def compute_encodings():
+            settings = {
+                key: kwargs.get(key, default)
+                for key, default in (
+                    ("padding_strategy", PaddingStrategy.DO_NOT_PAD),
+                    ("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE),
+                    ("max_length", None),
+                    ("stride", 0),
+                    ("pad_to_multiple_of", None),
+                    ("padding_side", None),
+                )
+            }
+            self.set_truncation_and_padding(**settings)
+            return self._tokenizer.encode_batch(texts, add_special_tokens=kwargs.get("add_special_tokens", True))
+
+        return _LazyEncodingsBatch(data, compute_encodings, tensor_type=return_tensors)
 
     def _encode_to_arrays(self, text, text_pair, is_batched, check_length, **kwargs) -> BatchEncoding:
         # Same encodings as `TokenizersBackend._encode_plus`, but the padded ids and mask go to numpy in one

@@ -504,3 +504,41 @@ def test_module_works_as_standalone_remote_code(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.NucleotideTransformerTokenizerFast(vocab_layout="v1")(EXAMPLES[0][0])["input_ids"] == EXAMPLES[0][1]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The vectorised path (tensor-only calls on plain A/C/G/T/N text) against the `tokenizers` pipeline it replaces
+
+PLAIN_DNA = st.text(alphabet="ACGTNacgtn", min_size=0, max_size=80)
+CALL_OPTIONS = [
+    {"padding": True},
+    {"padding": True, "padding_side": "left"},
+    {"padding": "max_length", "max_length": 30, "truncation": True},
+    {"padding": True, "truncation": True, "max_length": 7},
+    {"padding": True, "pad_to_multiple_of": 8},
+    {"padding": True, "add_special_tokens": False},
+    {"padding": True, "return_attention_mask": False},
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(PLAIN_DNA, min_size=1, max_size=6), option=st.sampled_from(CALL_OPTIONS), layout=st.sampled_from(["v1", "v2"]))
+def test_vectorised_path_is_bit_identical_to_backend(tok, texts, option, layout):
+    t = tok[layout]
+    fast = t(texts, return_tensors="np", **option)
+    generic = t(texts, **option)  # lists: the TokenizersBackend path over the Rust encodings
+    assert fast["input_ids"].tolist() == generic["input_ids"]
+    assert ("attention_mask" in fast) == ("attention_mask" in generic)
+    if "attention_mask" in fast:
+        assert fast["attention_mask"].tolist() == generic["attention_mask"]
+    # token-level accessors still work: the encodings are computed on first use
+    assert [fast.tokens(i) for i in range(len(texts))] == [generic.tokens(i) for i in range(len(texts))]
+
+
+def test_vectorised_path_long_batch_spans_several_chunks(tok):
+    rng = np.random.default_rng(1)
+    texts = ["".join(rng.choice(list("ACGTN"), p=[0.249, 0.249, 0.249, 0.249, 0.004], size=5990)) for _ in range(400)]
+    fast = tok["v2"](texts, return_tensors="pt", padding=True)  # 2.4 Mbp: more than one internal chunk
+    generic = tok["v2"](texts, padding=True)
+    assert fast["input_ids"].tolist() == generic["input_ids"]
+    assert fast["attention_mask"].tolist() == generic["attention_mask"]
