@@ -36,7 +36,14 @@ def _presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_commands() -> None:
+    # Modules that add subcommands with @subcommand; imported here so that `import nucleotide_transformer_hf`
+    # stays light.
+    from . import conversion, hub  # noqa: F401
+
+
 def build_parser() -> argparse.ArgumentParser:
+    _register_commands()
     parser = argparse.ArgumentParser(prog="nucleotide-transformer", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_arguments, run) in SUBCOMMANDS.items():
@@ -52,4 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the package module, so that subcommands registered by other modules land in the same registry.
+    from nucleotide_transformer_hf.cli import main as package_main
+
+    sys.exit(package_main())

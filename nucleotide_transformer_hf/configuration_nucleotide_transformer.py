@@ -45,6 +45,54 @@ PUBLISHED_MODELS: dict[str, tuple[str, dict[str, int]]] = {
 }
 
 
+# Keys of transformers' EsmConfig (and of InstaDeep's v2 remote `esm_config.EsmConfig`) with no NT meaning: dropped
+# when a published config is read. Everything else passes through (see `published_config_to_native`).
+_ESM_ONLY_KEYS = (
+    "model_type",
+    "auto_map",
+    "architectures",
+    "is_folding_model",
+    "esmfold_config",
+    "vocab_list",
+    "use_cache",
+    "add_cross_attention",
+    "eos_token_id",
+    "bos_token_id",
+    "add_bias_fnn",
+)
+
+
+def published_config_to_native(config_dict: dict[str, Any]) -> dict[str, Any]:
+    """Maps a published NT `config.json` (v1: transformers' `model_type: "esm"`; v2: InstaDeep's remote-code config,
+    no `model_type`, with `add_bias_fnn`) to our fields. Our own configs are returned unchanged.
+
+    v2's remote code always uses a SwiGLU FFN (`intermediate.dense` has 2·F outputs, nt-reference §3.1), so the presence
+    of `add_bias_fnn` marks a v2 config; native ESM (v1) is GELU with biases.
+    """
+    model_type = config_dict.get("model_type")
+    if model_type == NucleotideTransformerConfig.model_type:
+        return config_dict
+    is_v2_remote = "add_bias_fnn" in config_dict
+    if model_type not in ("esm", None) or (model_type is None and not is_v2_remote):
+        raise ValueError(
+            f"Not a Nucleotide Transformer config: model_type={model_type!r}. Expected "
+            f"{NucleotideTransformerConfig.model_type!r}, a published v1 config ('esm') or a published v2 config "
+            "(no model_type, with 'add_bias_fnn')."
+        )
+    if config_dict.get("is_folding_model"):
+        raise ValueError("This is an ESMFold (protein structure) config, not a Nucleotide Transformer.")
+    if config_dict.get("is_decoder") or config_dict.get("add_cross_attention"):
+        raise ValueError("Nucleotide Transformer is a bidirectional encoder; this config is a decoder.")
+    native = {key: value for key, value in config_dict.items() if key not in _ESM_ONLY_KEYS}
+    native["ffn_activation"] = "swiglu" if is_v2_remote else "gelu"
+    native["ffn_bias"] = bool(config_dict.get("add_bias_fnn", True))
+    native.setdefault("position_embedding_type", "absolute")
+    native.setdefault("token_dropout", False)
+    native.setdefault("emb_layer_norm_before", False)
+    native["tie_word_embeddings"] = bool(config_dict.get("tie_word_embeddings", True))  # EsmConfig's default
+    return native
+
+
 @strict
 class NucleotideTransformerConfig(PreTrainedConfig):
     r"""
@@ -148,6 +196,12 @@ class NucleotideTransformerConfig(PreTrainedConfig):
         if self.max_position_embeddings <= (self.pad_token_id or 0) + 1:
             raise ValueError(f"max_position_embeddings ({self.max_position_embeddings}) is too small to hold any token.")
 
+    @classmethod
+    def get_config_dict(cls, pretrained_model_name_or_path, **kwargs):
+        """As in transformers, then published NT configs (v1 `esm`, v2 remote code) are mapped to our fields."""
+        config_dict, kwargs = super().get_config_dict(pretrained_model_name_or_path, **kwargs)
+        return published_config_to_native(config_dict), kwargs
+
     @property
     def context_length(self) -> int:
         """Longest input the model accepts, in tokens including `<cls>` (1,000 for v1, 2,048 for v2)."""
@@ -175,4 +229,4 @@ class NucleotideTransformerConfig(PreTrainedConfig):
         return cls(**{**ARCHITECTURE_VERSIONS[version], **shape, **overrides})
 
 
-__all__ = ["ARCHITECTURE_VERSIONS", "PUBLISHED_MODELS", "NucleotideTransformerConfig"]
+__all__ = ["ARCHITECTURE_VERSIONS", "PUBLISHED_MODELS", "NucleotideTransformerConfig", "published_config_to_native"]

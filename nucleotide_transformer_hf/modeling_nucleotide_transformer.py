@@ -331,6 +331,32 @@ class NucleotideTransformerPreTrainedModel(PreTrainedModel):
             # from_pretrained builds on the meta device; non-persistent buffers must be recomputed here.
             init.copy_(module.inv_freq, module.compute_inv_freq(module.config))
 
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """As in transformers, but a checkpoint whose *encoder* weights do not fit fails loudly, naming the keys.
+
+        A new task head (missing head weights) or a head the class does not use (unexpected head weights) stays
+        allowed, as when a masked-LM checkpoint is fine-tuned for classification; the published-but-unused tensors
+        of `UNUSED_CHECKPOINT_KEYS` are skipped by name.
+        """
+        want_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
+        prefix = model.base_model_prefix + "."
+        encoder_parts = tuple(name + "." for name, _ in model.base_model.named_children())
+
+        def in_encoder(key: str) -> bool:
+            return key.removeprefix(prefix).startswith(encoder_parts)
+
+        missing = sorted(k for k in info["missing_keys"] if in_encoder(k))
+        unexpected = sorted(k for k in info["unexpected_keys"] if in_encoder(k))
+        if missing or unexpected:
+            source = args[0] if args else kwargs.get("pretrained_model_name_or_path")
+            raise ValueError(
+                f"{source}: the checkpoint's encoder weights do not fit {cls.__name__}. "
+                f"Missing: {missing or 'none'}. Unexpected: {unexpected or 'none'}."
+            )
+        return (model, info) if want_info else model
+
     def _drop_unused_checkpoint_keys(self, state_dict, prefix, *args):
         """`load_state_dict` pre-hook: removes exactly the published-but-unused tensors (`UNUSED_CHECKPOINT_KEYS`)."""
         import re

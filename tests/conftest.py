@@ -1,0 +1,124 @@
+"""Shared fixtures: tiny checkpoints laid out exactly like the published InstaDeep ones (nt-reference §2–3)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
+
+from nucleotide_transformer_hf import NucleotideTransformerConfig, NucleotideTransformerForMaskedLM
+from nucleotide_transformer_hf.tokenization_nucleotide_transformer import build_vocab
+
+TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
+
+
+def _randomise(model: torch.nn.Module, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # biases and LayerNorm affine away from their 0/1 init, so every tensor matters
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.2)
+
+
+def _esm_tokenizer_files(folder: Path, layout: str, model_max_length: int) -> None:
+    (folder / "vocab.txt").write_text("\n".join(build_vocab(layout)) + "\n")
+    tokenizer = EsmTokenizer(str(folder / "vocab.txt"), eos_token=None, model_max_length=model_max_length)
+    tokenizer.save_pretrained(folder)
+
+
+@pytest.fixture(scope="session")
+def published_v1(tmp_path_factory):
+    """A tiny v1 checkpoint saved by transformers' EsmForMaskedLM + EsmTokenizer (v1 vocab layout)."""
+    folder = tmp_path_factory.mktemp("published-v1")
+    config = EsmConfig(
+        vocab_size=4105,
+        max_position_embeddings=42,
+        position_embedding_type="absolute",
+        token_dropout=True,
+        emb_layer_norm_before=False,
+        layer_norm_eps=1e-12,
+        pad_token_id=1,
+        mask_token_id=2,
+        tie_word_embeddings=False,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        **TINY,
+    )
+    model = EsmForMaskedLM(config).eval()
+    _randomise(model, 1)
+    model.save_pretrained(folder)
+    _esm_tokenizer_files(folder, "v1", 40)
+    return folder, model
+
+
+@pytest.fixture(scope="session")
+def published_v2(tmp_path_factory):
+    """A tiny v2 checkpoint in the published remote-code layout: config without model_type, with auto_map and
+    add_bias_fnn; weights with the unused absolute position table, the contact head and per-layer rotary buffers."""
+    folder = tmp_path_factory.mktemp("published-v2")
+    reference = NucleotideTransformerForMaskedLM(NucleotideTransformerConfig.from_preset("v2", max_position_embeddings=66, **TINY))
+    _randomise(reference, 2)
+    reference.eval()
+    config = reference.config
+    head_dim = config.hidden_size // config.num_attention_heads
+    state = {k: v.clone().contiguous() for k, v in reference.state_dict().items()}
+    state["esm.embeddings.position_embeddings.weight"] = torch.randn(66, config.hidden_size)
+    state["esm.contact_head.regression.weight"] = torch.randn(1, config.num_hidden_layers * config.num_attention_heads)
+    state["esm.contact_head.regression.bias"] = torch.randn(1)
+    for i in range(config.num_hidden_layers):
+        inv_freq = 1.0 / (10000 ** (torch.arange(0, head_dim, 2).float() / head_dim))
+        state[f"esm.encoder.layer.{i}.attention.self.rotary_embeddings.inv_freq"] = inv_freq
+    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    published_config = {
+        "architectures": ["EsmForMaskedLM", "EsmForTokenClassification", "EsmForSequenceClassification"],
+        "auto_map": {
+            "AutoConfig": "esm_config.EsmConfig",
+            "AutoModelForMaskedLM": "modeling_esm.EsmForMaskedLM",
+            "AutoModelForSequenceClassification": "modeling_esm.EsmForSequenceClassification",
+            "AutoModelForTokenClassification": "modeling_esm.EsmForTokenClassification",
+        },
+        "add_bias_fnn": False,
+        "attention_probs_dropout_prob": 0.0,
+        "emb_layer_norm_before": False,
+        "esmfold_config": None,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0,
+        "hidden_size": config.hidden_size,
+        "initializer_range": 0.02,
+        "intermediate_size": config.intermediate_size,
+        "is_folding_model": False,
+        "layer_norm_eps": 1e-12,
+        "mask_token_id": 2,
+        "max_position_embeddings": 66,
+        "num_attention_heads": config.num_attention_heads,
+        "num_hidden_layers": config.num_hidden_layers,
+        "pad_token_id": 1,
+        "position_embedding_type": "rotary",
+        "tie_word_embeddings": False,
+        "token_dropout": False,
+        "torch_dtype": "float32",
+        "transformers_version": "4.32.0.dev0",
+        "use_cache": False,
+        "vocab_list": None,
+        "vocab_size": 4107,
+    }
+    (folder / "config.json").write_text(json.dumps(published_config, indent=2))
+    _esm_tokenizer_files(folder, "v2", 64)
+    return folder, reference
+
+
+@pytest.fixture
+def v1_inputs():
+    ids = torch.randint(4, 4100, (2, 12), generator=torch.Generator().manual_seed(3))
+    ids[:, 0] = 3
+    ids[1, 8:] = 1
+    return ids, (ids != 1).long()
+
+
+@pytest.fixture
+def v2_inputs():
+    ids = torch.randint(6, 4102, (2, 12), generator=torch.Generator().manual_seed(4))
+    ids[:, 0] = 3
+    ids[1, 8:] = 1
+    return ids, (ids != 1).long()
