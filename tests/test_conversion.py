@@ -223,3 +223,20 @@ def test_esm_protein_and_foreign_configs_are_refused(tmp_path):
 
 def test_esm_for_masked_lm_reference_is_independent(published_v1):
     assert type(published_v1[1]) is EsmForMaskedLM  # the v1 reference forward is transformers' own class
+
+
+@pytest.mark.parametrize("fixture", ["published_v1", "published_v2"])
+def test_auto_classes_load_published_folders_given_our_config(request, fixture, v1_inputs, v2_inputs):
+    """transformers' AutoConfig would read a published folder as ESM (v1) or demand InstaDeep's remote code (v2);
+    with our config object the Auto classes pick our model classes."""
+    from transformers import AutoModel
+
+    from nucleotide_transformer_hf import NucleotideTransformerConfig, NucleotideTransformerModel
+
+    folder, reference = request.getfixturevalue(fixture)
+    inputs = v1_inputs if fixture == "published_v1" else v2_inputs
+    config = NucleotideTransformerConfig.from_pretrained(folder)
+    model = AutoModelForMaskedLM.from_pretrained(folder, config=config).eval()
+    assert type(model) is NucleotideTransformerForMaskedLM
+    torch.testing.assert_close(_logits(model, inputs), _logits(reference, inputs), rtol=0, atol=TOL)
+    assert type(AutoModel.from_pretrained(folder, config=config)) is NucleotideTransformerModel
