@@ -124,7 +124,109 @@ def bench_tokenizer(args: argparse.Namespace) -> dict[str, float]:
     }
 
 
-BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, float]]] = {"tokenizer": bench_tokenizer}
+def _v2_50m_pair(device: str):
+    """Ours at the v2-50M shape and transformers' EsmModel of equal FLOPs: hidden 512, 12 layers, 16 heads, rotary,
+    GELU FFN of width 3,072 (= the parameters and FLOPs of a SwiGLU FFN of width 2,048), SDPA attention."""
+    from transformers import EsmConfig, EsmModel
+
+    from nucleotide_transformer_hf import NucleotideTransformerConfig, NucleotideTransformerModel
+
+    ours_config = NucleotideTransformerConfig.from_preset("nucleotide-transformer-v2-50m-multi-species")
+    esm_config = EsmConfig(
+        vocab_size=4107, hidden_size=512, num_hidden_layers=12, num_attention_heads=16, intermediate_size=3072,
+        max_position_embeddings=2050, position_embedding_type="rotary", token_dropout=False, pad_token_id=1,
+        mask_token_id=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, emb_layer_norm_before=False,
+    )
+    ours = NucleotideTransformerModel._from_config(ours_config, attn_implementation="sdpa").to(device).eval()
+    esm = EsmModel._from_config(esm_config, attn_implementation="sdpa", add_pooling_layer=False).to(device).eval()
+    return ours, esm, ours_config
+
+
+def _encoder_flops(config, tokens: int, length: int) -> float:
+    """Forward FLOPs of the encoder stack: projections 8H², SwiGLU 6HF, attention 4TH per token and layer."""
+    H, F, L = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    return tokens * L * (8 * H * H + 6 * H * F + 4 * length * H)
+
+
+def bench_inference(args: argparse.Namespace) -> dict[str, float]:
+    """Encoder forward tokens/s, ours vs ESM-SDPA of equal FLOPs, fp32 and bf16 autocast; achieved GFLOP/s."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    ours, esm, config = _v2_50m_pair(device)
+    shapes = [(512, 1), (512, 8), (2048, 1)] if args.quick else [(512, 1), (512, 8), (2048, 1), (2048, 8)]
+    results: dict[str, float] = {}
+    gemm = machine_info_cache.get("gemm_fp32_gflops")
+    for length, batch in shapes:
+        ids = torch.randint(6, 4102, (batch, length), device=device)
+        ids[:, 0] = 3
+        for dtype in ("fp32", "bf16"):
+            def run(model, ids=ids, dtype=dtype):
+                with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bf16"):
+                    model(ids)
+                if device == "cuda":
+                    torch.cuda.synchronize()
+
+            seconds = alternate({"ours": lambda: run(ours), "esm": lambda: run(esm)}, repeats=3 if args.quick else 5)
+            tag = f"{length}tok_b{batch}_{dtype}"
+            tokens = length * batch
+            results[f"inference_{tag}_ours_tokens_per_s"] = tokens / seconds["ours"]
+            results[f"inference_{tag}_esm_sdpa_tokens_per_s"] = tokens / seconds["esm"]
+            results[f"inference_{tag}_ours_ms_per_sequence"] = 1000 * seconds["ours"] / batch
+            results[f"inference_{tag}_speedup_vs_esm_sdpa"] = seconds["esm"] / seconds["ours"]
+            gflops = _encoder_flops(config, tokens, length) / seconds["ours"] / 1e9
+            results[f"inference_{tag}_ours_gflops"] = gflops
+            if dtype == "fp32" and gemm:
+                results[f"inference_{tag}_ours_fraction_of_gemm_peak"] = gflops / gemm
+    for length, batch in shapes:
+        tag = f"{length}tok_b{batch}"
+        results[f"inference_{tag}_bf16_speedup_vs_ours_fp32"] = (
+            results[f"inference_{tag}_bf16_ours_tokens_per_s"] / results[f"inference_{tag}_fp32_ours_tokens_per_s"]
+        )
+    return results
+
+
+MEMORY_SCRIPT = """
+import resource, sys, torch
+sys.path.insert(0, {benchmarks!r})
+from run import _v2_50m_pair
+which, batch = sys.argv[1], int(sys.argv[2])
+ours, esm, _ = _v2_50m_pair("cpu")
+model = ours if which == "ours" else esm
+del ours, esm  # only the measured model stays alive
+ids = torch.randint(6, 4102, (batch, 2048)); ids[:, 0] = 3
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with torch.inference_mode():
+    model(ids)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) / 1024)
+"""
+
+
+def bench_memory(args: argparse.Namespace) -> dict[str, float]:
+    """Peak RSS above the loaded weights (CPU, fresh process each) for 2,048 tokens (≈12 kb), batch 1 and 8."""
+    import subprocess
+
+    results = {}
+    script = MEMORY_SCRIPT.format(benchmarks=str(REPO / "benchmarks"))
+    for batch in (1,) if args.quick else (1, 8):
+        for which in ("ours", "esm"):
+            out = subprocess.run([sys.executable, "-c", script, which, str(batch)], capture_output=True, text=True, check=True)
+            results[f"memory_2048tok_b{batch}_{which}{'_sdpa' if which == 'esm' else ''}_peak_mb_above_weights"] = float(
+                out.stdout.strip().splitlines()[-1]
+            )
+        results[f"memory_2048tok_b{batch}_ratio_ours_to_esm_sdpa"] = (
+            results[f"memory_2048tok_b{batch}_ours_peak_mb_above_weights"]
+            / results[f"memory_2048tok_b{batch}_esm_sdpa_peak_mb_above_weights"]
+        )
+    return results
+
+
+machine_info_cache: dict[str, object] = {}
+
+BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, float]]] = {
+    "tokenizer": bench_tokenizer,
+    "inference": bench_inference,
+    "memory": bench_memory,
+}
 
 
 def write_results(record: dict[str, object], out_dir: Path) -> Path:
@@ -150,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
 
     record = {"command": " ".join(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])}
     record["machine"] = machine_info()
+    machine_info_cache.update(record["machine"])
     results: dict[str, float] = {}
     for name in args.only or BENCHMARKS:
         print(f"running {name} ...", flush=True)

@@ -542,3 +542,14 @@ def test_vectorised_path_long_batch_spans_several_chunks(tok):
     generic = tok["v2"](texts, padding=True)
     assert fast["input_ids"].tolist() == generic["input_ids"]
     assert fast["attention_mask"].tolist() == generic["attention_mask"]
+
+
+def test_unverified_v1_vocab_txt_order_follows_the_jax_v1_layout():
+    """nt-reference §1.1: the v1 hub vocab.txt was not read directly; its order is inferred (4,107 lines, JAX v1
+    order, <eos>/<bos> last). `vocab_file=` always reads a checkpoint's own file, so a different real order would be
+    detected as not-NT rather than silently misread."""
+    vocab = build_vocab("v1")
+    assert len(vocab) == 4107 and vocab[:4] == ["<unk>", "<pad>", "<mask>", "<cls>"] and vocab[-2:] == ["<eos>", "<bos>"]
+    shuffled = vocab[:4] + vocab[5:6] + vocab[4:5] + vocab[6:]
+    with pytest.raises(ValueError, match="v1 expects"):
+        detect_vocab_layout(shuffled)
