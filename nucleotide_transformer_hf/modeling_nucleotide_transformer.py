@@ -45,18 +45,17 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     return x * 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """Rotates the two halves of the last dimension (non-interleaved, GPT-NeoX style, as NT v2)."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """RoPE on (batch, heads, length, head_dim), non-interleaved halves (GPT-NeoX style, as NT v2), in float32:
+    `[x1·cos − x2·sin, x2·cos + x1·sin]` with `cos`/`sin` of half width, times `scale`.
 
-
-def apply_rotary_pos_emb(q, k, cos, sin):
-    """Applies RoPE to queries and keys of shape (batch, heads, length, head_dim), in float32."""
-    dtype = q.dtype
-    q_embed = q.float() * cos + rotate_half(q.float()) * sin
-    k_embed = k.float() * cos + rotate_half(k.float()) * sin
-    return q_embed.to(dtype), k_embed.to(dtype)
+    Equal to the usual `x·cat(cos, cos) + rotate_half(x)·cat(sin, sin)`, written on the halves so that no rotated
+    copy of `x` is built; `scale` (the query's 1/√d) is folded into the small tables instead of a pass over `x`.
+    """
+    if scale != 1.0:
+        cos, sin = cos * scale, sin * scale
+    x1, x2 = x.float().chunk(2, dim=-1)
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1).to(x.dtype)
 
 
 def create_position_ids_from_input_ids(input_ids: torch.Tensor, padding_idx: int) -> torch.Tensor:
@@ -81,8 +80,8 @@ class NucleotideTransformerRotaryEmbedding(nn.Module):
 
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         freqs = position_ids[..., None].float() * self.inv_freq.to(device=x.device, dtype=torch.float)
-        emb = torch.cat((freqs, freqs), dim=-1)[:, None]  # (batch or 1, 1, length, head_dim)
-        return emb.cos(), emb.sin()
+        freqs = freqs[:, None]  # (batch or 1, 1, length, head_dim / 2): each frequency serves a pair (i, i + d/2)
+        return freqs.cos(), freqs.sin()
 
 
 class NucleotideTransformerEmbeddings(nn.Module):
@@ -175,11 +174,15 @@ class NucleotideTransformerSelfAttention(nn.Module):
     def forward(self, hidden_states, attention_mask=None, position_embeddings=None, **kwargs):
         input_shape = hidden_states.shape[:-1]
         hidden_shape = (*input_shape, -1, self.attention_head_size)
-        query = self.query(hidden_states).view(hidden_shape).transpose(1, 2) * self.attention_head_size**-0.5
+        query = self.query(hidden_states).view(hidden_shape).transpose(1, 2)
         key = self.key(hidden_states).view(hidden_shape).transpose(1, 2)
         value = self.value(hidden_states).view(hidden_shape).transpose(1, 2)
+        scale = self.attention_head_size**-0.5
         if position_embeddings is not None:
-            query, key = apply_rotary_pos_emb(query, key, *position_embeddings)
+            query = apply_rotary(query, *position_embeddings, scale=scale)
+            key = apply_rotary(key, *position_embeddings)
+        else:
+            query = query * scale
 
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
