@@ -229,6 +229,13 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, float]]] = {
 }
 
 
+def _register_benchmark_modules() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_variants import bench_embedding, bench_variants
+
+    BENCHMARKS.update(embedding=bench_embedding, variants=bench_variants)
+
+
 def write_results(record: dict[str, object], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{datetime.date.today().isoformat()}-{record['machine']['host']}"
@@ -246,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller inputs and fewer repeats (CPU, < 5 minutes)")
     parser.add_argument("--data", type=Path, default=None, help="a data folder laid out like ../shared/data")
+    _register_benchmark_modules()
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only these benchmarks")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)

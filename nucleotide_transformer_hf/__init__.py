@@ -38,6 +38,10 @@ AutoTokenizer.register(NucleotideTransformerConfig, fast_tokenizer_class=Nucleot
 for _auto_class, _model_class in AUTO_CLASSES.values():
     _auto_class.register(NucleotideTransformerConfig, _model_class, exist_ok=True)
 
+from .pipelines import register_pipelines  # noqa: E402  (the "dna-embedding" and "variant-effect" pipeline tasks)
+
+register_pipelines()
+
 __all__ = [
     "ARCHITECTURE_VERSIONS",
     "AUTO_CLASSES",
