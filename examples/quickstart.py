@@ -1,158 +1,225 @@
-"""End to end on bundled real DNA: build a small NT-v2 model, pretrain it briefly (masked LM with `Trainer`),
-then fill a masked 6-mer with `pipeline("fill-mask")` and embed sequences.
+"""End to end on bundled real DNA: build a small NT-v2 model, pretrain it briefly with masked LM (`Trainer` and the
+library's pretraining pipeline), score held-out DNA against a frequency baseline, fill a masked 6-mer with
+`pipeline("fill-mask")` and embed sequences.
 
-    python examples/quickstart.py [--data ../shared/data] [--max-steps 300] [--out outputs/quickstart]
+    python examples/quickstart.py [--data ../shared/data] [--max-steps N] [--out outputs/quickstart]
 
-Held-out data are the last 10% of every FASTA record. What it prints: the held-out masked-LM loss before and after
-training (it must fall), fill-mask candidates for a masked held-out 6-mer, and the cosine similarity of mean-pooled
-embeddings within and between species.
+Held-out DNA is the last `--held-out-fraction` of every FASTA record (plus any `--held-out-records`); no training
+window touches it. What it prints: held-out masked-token accuracy next to the accuracy of always predicting the most
+common training 6-mer, the held-out loss next to the loss of the training 6-mer frequencies, fill-mask candidates
+for a masked held-out 6-mer, and the cosine similarity of mean-pooled embeddings within and between species.
+Everything is also written to `<out>/summary.json`, with the loss curve in `<out>/loss_curve.png`.
 """
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from datasets import Dataset
-from transformers import (
-    AutoModelForMaskedLM,
-    AutoTokenizer,
-    DataCollatorForLanguageModeling,
-    Trainer,
-    TrainingArguments,
-    pipeline,
-)
+from datasets import concatenate_datasets
+from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline, set_seed
 
 from nucleotide_transformer_hf import (
     NucleotideTransformerConfig,
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerTokenizerFast,
 )
-from nucleotide_transformer_hf.data import read_fasta, sequence_windows
 from nucleotide_transformer_hf.modeling_nucleotide_transformer import pool_hidden_states
+from nucleotide_transformer_hf.variants import evaluate_variant_windows, format_metrics
+from nucleotide_transformer_hf.pretraining import (
+    HeldOutSplit,
+    MLMCollator,
+    PretrainingTrainer,
+    WarmupInverseSqrt,
+    WindowOptions,
+    build_pretraining_datasets,
+    frequency_baseline,
+    plot_loss_curve,
+    pretraining_arguments,
+    with_fixed_masks,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def load_windows(folder: Path, window_bp: int, held_out_fraction: float = 0.1):
-    """Train/held-out windows per FASTA record: the record's last `held_out_fraction` is held out."""
-    train, held_out = [], []
-    for path in sorted(folder.glob("*.fa*")):
-        for record in read_fasta(path):
-            cut = int(len(record.sequence) * (1 - held_out_fraction))
-            species = path.name.split("_")[0]
-            train += [(species, w) for _, w in sequence_windows(record.sequence[:cut], window_bp, window_bp // 2)]
-            held_out += [(species, w) for _, w in sequence_windows(record.sequence[cut:], window_bp)]
-    return train, held_out
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO / "data", help="folder with a genomes/ subfolder of FASTA")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "quickstart")
-    parser.add_argument("--window-bp", type=int, default=600)
-    parser.add_argument("--max-steps", type=int, default=300)
+    parser.add_argument("--window-bp", type=int, default=120)
+    parser.add_argument("--stride-bp", type=int, default=31, help="overlapping windows; not a multiple of 6, so "
+                        "every base is seen in all six 6-mer phases")
+    parser.add_argument("--held-out-fraction", type=float, default=0.1)
+    parser.add_argument("--held-out-records", nargs="*", default=[])
+    parser.add_argument("--max-steps", type=int, default=600)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--mask-copies", type=int, default=6, help="held-out maskings (each scores 15%% of tokens)")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    torch.manual_seed(args.seed)
+    return parser.parse_args(argv)
 
-    train, held_out = load_windows(args.data / "genomes", args.window_bp)
-    print(f"data: {len(train)} training and {len(held_out)} held-out windows of {args.window_bp} bp")
 
+def build_model() -> tuple[NucleotideTransformerTokenizerFast, NucleotideTransformerForMaskedLM]:
+    """A small model of the NT-v2 architecture (rotary, SwiGLU, no biases) with the published v2 vocabulary."""
     tokenizer = NucleotideTransformerTokenizerFast(vocab_layout="v2")
     config = NucleotideTransformerConfig.from_preset(
         "v2", hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256
     )
-    model = NucleotideTransformerForMaskedLM(config)
-    print(f"model: NT-v2 architecture, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
+    return tokenizer, NucleotideTransformerForMaskedLM(config)
 
-    def tokenize(batch):
-        return tokenizer(batch["sequence"], return_special_tokens_mask=True)
 
-    datasets = {
-        split: Dataset.from_dict({"sequence": [w for _, w in windows]}).map(
-            tokenize, batched=True, remove_columns=["sequence"]
-        )
-        for split, windows in (("train", train), ("held_out", held_out))
-    }
-    # The paper's masking: 15% of the non-special tokens; of those 80% <mask>, 10% random, 10% unchanged.
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, seed=args.seed)
-    training_args = TrainingArguments(
-        output_dir=str(args.out / "trainer"),
+def load_data(args: argparse.Namespace, tokenizer) -> dict:
+    """Training windows (both strands, random offsets) and held-out windows with fixed masks (`--mask-copies`
+    independent maskings, so most held-out tokens are scored)."""
+    options = WindowOptions(window_bp=args.window_bp, stride_bp=args.stride_bp, seed=args.seed)
+    held_out = HeldOutSplit(records=args.held_out_records, tail_fraction=args.held_out_fraction)
+    data = build_pretraining_datasets([args.data / "genomes"], tokenizer, options, held_out=held_out,
+                                      keep_sequence=True, cache_dir=args.out / "datasets")
+    copies = [with_fixed_masks(data["held_out"], MLMCollator.for_evaluation(tokenizer, seed=args.seed + c))
+              for c in range(args.mask_copies)]
+    data["held_out_masked"] = concatenate_datasets(copies)
+    return data
+
+
+def pretrain(args: argparse.Namespace, tokenizer, model, data: dict) -> tuple[PretrainingTrainer, dict]:
+    """Masked-LM pretraining with `Trainer`; returns the trainer and held-out metrics before and after."""
+    training_args = pretraining_arguments(
+        args.out / "trainer",
+        sequence_tokens=args.window_bp // 6 + 1,
+        per_device_train_batch_size=args.batch_size,
+        tokens_per_step=None,
+        learning_rate=args.learning_rate,
+        bf16="no",
         max_steps=args.max_steps,
-        per_device_train_batch_size=16,
-        per_device_eval_batch_size=32,
-        learning_rate=1e-3,
-        warmup_steps=max(1, args.max_steps // 10),
-        lr_scheduler_type="inverse_sqrt",
-        weight_decay=0.0,
+        per_device_eval_batch_size=256,
+        eval_strategy="steps",
+        eval_steps=max(1, args.max_steps // 4),
         logging_steps=max(1, args.max_steps // 10),
         save_strategy="no",
-        report_to=[],
         seed=args.seed,
-        data_seed=args.seed,
-        dataloader_num_workers=0,
+        disable_tqdm=True,
     )
-    trainer = Trainer(
+    trainer = PretrainingTrainer(
         model=model,
         args=training_args,
-        train_dataset=datasets["train"],
-        eval_dataset=datasets["held_out"],
-        data_collator=collator,
+        train_dataset=data["train"],
+        eval_dataset=data["held_out_masked"],
+        data_collator=MLMCollator(tokenizer, seed=args.seed),
+        # The paper's shape (linear warm-up from half the peak, then 1/sqrt decay) at a small model's pace.
+        schedule=WarmupInverseSqrt(warmup_steps=max(1, args.max_steps // 10), start_factor=0.5),
     )
-    before = trainer.evaluate()["eval_loss"]
+    before = trainer.evaluate()
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    after = trainer.evaluate()["eval_loss"]
-    print(
-        f"held-out masked-LM loss: {before:.3f} -> {after:.3f} (perplexity {math.exp(before):.0f} -> "
-        f"{math.exp(after):.0f}; uniform over 4,096 6-mers would be {math.log(4096):.3f}) in {seconds:.0f} s"
-    )
+    after = trainer.evaluate()
+    return trainer, {"before": before, "after": after, "train_seconds": seconds}
 
-    model_dir = args.out / "model"
+
+def report_held_out(tokenizer, data: dict, metrics: dict, trainer: PretrainingTrainer, out: Path) -> dict:
+    """Prints the model next to the frequency baselines and writes the loss curve."""
+    baseline = frequency_baseline(data["train"], data["held_out_masked"], tokenizer)
+    after, before = metrics["after"], metrics["before"]
+    n = int(after["eval_masked_tokens"])
+    maskings = len(data["held_out_masked"]) // len(data["held_out"])
+    always = f"always '{baseline['token']}'"
+    print(f"held-out masked tokens: {n:,} ({len(data['held_out'])} windows x {maskings} maskings)")
+    print(f"                   {'model':>18}   {always} (the most common training 6-mer)")
+    print(f"  6-mer accuracy   {after['eval_masked_accuracy']:>11.2%} ({round(after['eval_masked_accuracy'] * n):>4})"
+          f"   {baseline['held_out_accuracy']:.2%} ({round(baseline['held_out_accuracy'] * n)})")
+    print(f"  base accuracy    {after['eval_masked_base_accuracy']:>18.2%}   {baseline['held_out_base_accuracy']:.2%}")
+    print(f"  loss (nats)      {after['eval_masked_loss']:>18.3f}   {baseline['held_out_loss']:.3f} (training 6-mer "
+          f"frequencies); {before['eval_masked_loss']:.3f} before training")
+    print(f"  trained {trainer.args.max_steps} steps in {metrics['train_seconds']:.0f} s")
+    plot_loss_curve(trainer.state.log_history, out / "loss_curve.png", baseline["held_out_accuracy"])
+    return {
+        "held_out_masked_tokens": n,
+        "held_out_masked_accuracy": after["eval_masked_accuracy"],
+        "held_out_masked_base_accuracy": after["eval_masked_base_accuracy"],
+        "baseline_most_common_6mer": baseline["token"],
+        "baseline_masked_accuracy": baseline["held_out_accuracy"],
+        "baseline_masked_base_accuracy": baseline["held_out_base_accuracy"],
+        "held_out_loss_before": before["eval_masked_loss"],
+        "held_out_loss_after": after["eval_masked_loss"],
+        "baseline_frequency_loss": baseline["held_out_loss"],
+        "train_seconds": metrics["train_seconds"],
+    }
+
+
+def save_and_reload(trainer: PretrainingTrainer, tokenizer, out: Path):
+    model_dir = out / "model"
     trainer.save_model(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
-    reloaded = AutoModelForMaskedLM.from_pretrained(str(model_dir))
-    reloaded_tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    print(f"saved to {model_dir}; reloaded as {type(reloaded).__name__} + {type(reloaded_tokenizer).__name__}")
+    model, reloaded_tokenizer = AutoModelForMaskedLM.from_pretrained(str(model_dir)), AutoTokenizer.from_pretrained(str(model_dir))
+    print(f"saved to {model_dir}; reloaded as {type(model).__name__} + {type(reloaded_tokenizer).__name__}")
+    return model, reloaded_tokenizer
 
-    # Fill-mask on a held-out window: hide its 10th 6-mer.
-    fill_mask = pipeline("fill-mask", model=reloaded, tokenizer=reloaded_tokenizer, top_k=5)
-    species, window = held_out[0]
-    hidden = window[54:60]
-    masked = window[:54] + tokenizer.mask_token + window[60:120]
-    print(f"fill-mask on held-out {species} DNA, true 6-mer {hidden}:")
-    for candidate in fill_mask(masked):
+
+def fill_mask_demo(model, tokenizer, held_out) -> dict:
+    """Hides the 6th 6-mer of a held-out window and asks `pipeline("fill-mask")` for it."""
+    example = held_out[0]
+    window = example["sequence"]
+    hidden = window[30:36]
+    masked = window[:30] + tokenizer.mask_token + window[36:]
+    fill_mask = pipeline("fill-mask", model=model, tokenizer=tokenizer, top_k=5)
+    candidates = fill_mask(masked)
+    print(f"fill-mask on held-out {example['species']} DNA, true 6-mer {hidden}:")
+    for candidate in candidates:
         print(f"  {candidate['token_str']}  {candidate['score']:.4f}")
+    return {"true_6mer": hidden, "candidates": [c["token_str"] for c in candidates]}
 
-    # Mean-pooled embeddings of held-out windows; similarity within vs between species.
-    reloaded.eval()
-    labels = [s for s, _ in held_out[:96]]
-    encoded = reloaded_tokenizer([w for _, w in held_out[:96]], return_tensors="pt", padding=True)
+
+def embedding_demo(model, tokenizer, held_out, out: Path) -> dict:
+    """Mean-pooled embeddings of held-out windows; cosine similarity within vs between species."""
+    model.eval()
+    rows = held_out.select(range(min(96, len(held_out))))
+    labels = rows["species"]
+    encoded = tokenizer(rows["sequence"], return_tensors="pt", padding=True)
     with torch.inference_mode():
-        hidden_states = reloaded.esm(**encoded).last_hidden_state
+        hidden_states = model.esm(**encoded).last_hidden_state
     embeddings = pool_hidden_states(hidden_states, encoded["attention_mask"], "mean").numpy()
-    np.save(args.out / "held_out_embeddings.npy", embeddings)
+    np.save(out / "held_out_embeddings.npy", embeddings)
     unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
     similarity = unit @ unit.T
     same = np.array([[a == b for b in labels] for a in labels]) & ~np.eye(len(labels), dtype=bool)
     different = np.array([[a != b for b in labels] for a in labels])
     summary = {
-        "held_out_loss_before": before,
-        "held_out_loss_after": after,
-        "train_seconds": seconds,
         "embedding_shape": list(embeddings.shape),
         "mean_cosine_same_species": float(similarity[same].mean()),
         "mean_cosine_different_species": float(similarity[different].mean()) if different.any() else None,
     }
     print(f"embeddings {embeddings.shape}: mean cosine within species {summary['mean_cosine_same_species']:.3f}, "
           f"between species {summary['mean_cosine_different_species']:.3f}")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    set_seed(args.seed)
+    tokenizer, model = build_model()
+    data = load_data(args, tokenizer)
+    print(f"data: {len(data['train'])} training and {len(data['held_out'])} held-out windows of {args.window_bp} bp; "
+          f"model: NT-v2 architecture, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
+
+    trainer, metrics = pretrain(args, tokenizer, model, data)
+    summary = report_held_out(tokenizer, data, metrics, trainer, args.out)
+    model, tokenizer = save_and_reload(trainer, tokenizer, args.out)
+    summary["fill_mask"] = fill_mask_demo(model, tokenizer, data["held_out"])
+    summary.update(embedding_demo(model, tokenizer, data["held_out"], args.out))
+
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {args.out / 'summary.json'}")
+
+    # Zero-shot variant scores on 200 bundled ClinVar SNVs (100 benign, 100 pathogenic): AUROC per score.
+    variant_metrics = evaluate_variant_windows(
+        model, tokenizer, REPO / "data" / "variants" / "clinvar_snv_200.csv.gz",
+        out_dir=args.out / "variants", batch_size=32,
+    )
+    print(format_metrics(variant_metrics))
+    print(f"wrote {args.out / 'variants'}/roc.png, scores.tsv, metrics.json")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,10 @@ from .pipelines import register_pipelines  # noqa: E402  (the "dna-embedding" an
 
 register_pipelines()
 
+from .finetuning import register_peft_defaults  # noqa: E402  (IA3/LoRA defaults for our model_type in peft)
+
+register_peft_defaults()
+
 __all__ = [
     "ARCHITECTURE_VERSIONS",
     "AUTO_CLASSES",

@@ -39,7 +39,7 @@ def _presets(args: argparse.Namespace) -> int:
 def _register_commands() -> None:
     # Modules that add subcommands with @subcommand; imported here so that `import nucleotide_transformer_hf`
     # stays light.
-    from . import conversion, hub, variants  # noqa: F401
+    from . import conversion, hub, task_benchmark, variants  # noqa: F401
 
 
 def build_parser() -> argparse.ArgumentParser:

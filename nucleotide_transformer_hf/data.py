@@ -15,6 +15,23 @@ class FastaRecord:
     path: str
 
 
+# IUPAC complements, both cases (case is kept: the reverse complement of soft-masked `acg` is `cgt`).
+_COMPLEMENT = str.maketrans("ACGTNRYSWKMBDHVacgtnryswkmbdhv", "TGCANYRSWMKVHDBtgcanyrswmkvhdb")
+_COMPLEMENT_ALPHABET = frozenset("ACGTNRYSWKMBDHVacgtnryswkmbdhv")
+
+
+def reverse_complement(sequence: str) -> str:
+    """The reverse complement of a DNA sequence; case is kept, `N` stays `N`, IUPAC codes map to their complements.
+
+    Raises `ValueError` naming the first character (and its position) that is not a nucleotide or IUPAC code.
+    """
+    complemented = sequence.translate(_COMPLEMENT)
+    if not set(complemented) <= _COMPLEMENT_ALPHABET:
+        position = next(i for i, c in enumerate(sequence) if c not in _COMPLEMENT_ALPHABET)
+        raise ValueError(f"cannot complement {sequence[position]!r} at position {position}.")
+    return complemented[::-1]
+
+
 def read_fasta(path: str | os.PathLike) -> Iterator[FastaRecord]:
     """Yields the records of a FASTA or FASTA.gz file (gzip detected from the magic bytes, not the name).
 
@@ -45,8 +62,11 @@ def read_fasta(path: str | os.PathLike) -> Iterator[FastaRecord]:
         yield FastaRecord(name, "".join(chunks), path)
 
 
-def sequence_windows(sequence: str, window_bp: int, stride_bp: int | None = None) -> Iterator[tuple[int, str]]:
-    """Yields `(start, window)` for consecutive windows of `window_bp` bases every `stride_bp` (default: no overlap).
+def sequence_windows(
+    sequence: str, window_bp: int, stride_bp: int | None = None, offset: int = 0
+) -> Iterator[tuple[int, str]]:
+    """Yields `(start, window)` for consecutive windows of `window_bp` bases every `stride_bp` (default: no overlap),
+    the first one starting at `offset`.
 
     The last window is dropped when shorter than `window_bp`, so every window has the same length.
     """
@@ -55,8 +75,10 @@ def sequence_windows(sequence: str, window_bp: int, stride_bp: int | None = None
     stride_bp = stride_bp or window_bp
     if stride_bp <= 0:
         raise ValueError(f"stride_bp must be positive, got {stride_bp}.")
-    for start in range(0, len(sequence) - window_bp + 1, stride_bp):
+    if offset < 0:
+        raise ValueError(f"offset must be non-negative, got {offset}.")
+    for start in range(offset, len(sequence) - window_bp + 1, stride_bp):
         yield start, sequence[start : start + window_bp]
 
 
-__all__ = ["FastaRecord", "read_fasta", "sequence_windows"]
+__all__ = ["FastaRecord", "read_fasta", "reverse_complement", "sequence_windows"]
