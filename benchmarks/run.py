@@ -231,9 +231,10 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, float]]] = {
 
 def _register_benchmark_modules() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_training import bench_training
     from bench_variants import bench_embedding, bench_variants
 
-    BENCHMARKS.update(embedding=bench_embedding, variants=bench_variants)
+    BENCHMARKS.update(training=bench_training, embedding=bench_embedding, variants=bench_variants)
 
 
 def write_results(record: dict[str, object], out_dir: Path) -> Path:

@@ -174,9 +174,12 @@ def fill_mask_demo(model, tokenizer, held_out) -> dict:
 def embedding_demo(model, tokenizer, held_out, out: Path) -> dict:
     """Mean-pooled embeddings of held-out windows; cosine similarity within vs between species."""
     model.eval()
-    rows = held_out.select(range(min(96, len(held_out))))
-    labels = rows["species"]
-    encoded = tokenizer(rows["sequence"], return_tensors="pt", padding=True)
+    per_species: dict[str, list[int]] = {}
+    for index, species in enumerate(held_out["species"]):
+        per_species.setdefault(species, []).append(index)
+    rows = held_out.select(sorted(i for indices in per_species.values() for i in indices[:32]))  # every species
+    labels = list(rows["species"])
+    encoded = tokenizer(list(rows["sequence"]), return_tensors="pt", padding=True)
     with torch.inference_mode():
         hidden_states = model.esm(**encoded).last_hidden_state
     embeddings = pool_hidden_states(hidden_states, encoded["attention_mask"], "mean").numpy()
@@ -190,8 +193,9 @@ def embedding_demo(model, tokenizer, held_out, out: Path) -> dict:
         "mean_cosine_same_species": float(similarity[same].mean()),
         "mean_cosine_different_species": float(similarity[different].mean()) if different.any() else None,
     }
+    between = summary["mean_cosine_different_species"]
     print(f"embeddings {embeddings.shape}: mean cosine within species {summary['mean_cosine_same_species']:.3f}, "
-          f"between species {summary['mean_cosine_different_species']:.3f}")
+          f"between species {'n/a (one species)' if between is None else f'{between:.3f}'}")
     return summary
 
 
