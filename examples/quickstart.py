@@ -225,6 +225,19 @@ def main(argv: list[str] | None = None) -> None:
     print(format_metrics(variant_metrics))
     print(f"wrote {args.out / 'variants'}/roc.png, scores.tsv, metrics.json")
 
+    # Fine-tune the pretrained model on a bundled real task (GUE human core promoters) with IA3, beside the 6-mer-count
+    # logistic regression and the same architecture trained from random weights; two seeds each.
+    from nucleotide_transformer_hf.task_benchmark import BenchmarkSettings, evaluate_tasks, find_task_sources, select_sources
+
+    report = evaluate_tasks(
+        args.out / "model",
+        select_sources(find_task_sources(REPO / "data" / "tasks"), ["prom_core_all"]),
+        args.out / "tasks",
+        BenchmarkSettings(methods=("ia3", "random", "kmer"), seeds=(0, 1), max_steps=200, eval_steps=100, batch_size=32),
+    )
+    print(report.markdown)
+    print(f"wrote {args.out / 'tasks'}/results.md, results.csv, results.png")
+
 
 if __name__ == "__main__":
     main()

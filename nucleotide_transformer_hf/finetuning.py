@@ -57,21 +57,24 @@ IGNORE_INDEX = -100
 PEFT_DEFAULT_MAX_LAYERS = 64
 """Deepest model the registered default target lists cover (twice the deepest published NT, 32 layers)."""
 
-# The FFN's second projection `encoder.layer.N.output.dense` shares its suffix `output.dense` with the attention output
-# projection `encoder.layer.N.attention.output.dense`. peft matches list entries as name suffixes (after a dot) and
-# turns a model-type default into a set, so a regex cannot be registered; one suffix per layer index is exact.
-_FFN_OUTPUT_SUFFIXES = [f"layer.{i}.output.dense" for i in range(PEFT_DEFAULT_MAX_LAYERS)]
 
-IA3_TARGET_MODULES = ["attention.self.key", "attention.self.value", *_FFN_OUTPUT_SUFFIXES]
-"""IA3 targets: keys and values (output scaled: l_k, l_v) and the FFN's second projection (input scaled: l_ff).
+def ia3_modules_for(num_layers: int) -> tuple[list[str], list[str]]:
+    """(`target_modules`, `feedforward_modules`) of our IA3 default for a model with `num_layers` blocks."""
+    # The FFN's second projection `encoder.layer.N.output.dense` shares its suffix `output.dense` with the attention
+    # output projection `encoder.layer.N.attention.output.dense`. peft matches list entries as name suffixes (after a
+    # dot) and turns a model-type default into a set, so no regex can be registered; one suffix per layer is exact.
+    ffn = [f"layer.{i}.output.dense" for i in range(num_layers)]
+    return ["attention.self.key", "attention.self.value", *ffn], ffn
+
+
+IA3_TARGET_MODULES, IA3_FEEDFORWARD_MODULES = ia3_modules_for(PEFT_DEFAULT_MAX_LAYERS)
+"""IA3 targets: keys and values (output scaled: l_k, l_v) and the FFN's second projection (input scaled: l_ff); the
+feed-forward modules are the FFN entries.
 
 With `feedforward_modules`, peft scales the *input* of a layer: on `output.dense` that is the FFN intermediate
 activation, GELU(x W1) in v1 and SiLU(x W_gate) * (x W_value) in v2 (width `intermediate_size`, after the gate product).
 That is where the paper's l_ff sits for a GELU FFN; for SwiGLU the placement after the gate product is our choice,
 the paper's detail is UNVERIFIED (nt-reference §5)."""
-
-IA3_FEEDFORWARD_MODULES = list(_FFN_OUTPUT_SUFFIXES)
-"""The subset of `IA3_TARGET_MODULES` scaled on the input side (the FFN intermediate activations)."""
 
 LORA_TARGET_MODULES = ["attention.self.query", "attention.self.value"]
 """LoRA targets: the query and value projections, as peft's defaults for BERT/ESM-style encoders."""
@@ -83,7 +86,8 @@ def register_peft_defaults() -> None:
     Afterwards `get_peft_model(model, IA3Config(task_type="SEQ_CLS"))` (or `"TOKEN_CLS"`) needs no module lists, and
     `LoraConfig(task_type=...)` neither; peft itself keeps the `classifier` head trainable (`modules_to_save`) for
     these task types. Idempotent; an entry that peft (or the user) already has for our model type is left alone.
-    Also covers deeper models than `PEFT_DEFAULT_MAX_LAYERS` only if given explicit lists.
+    The FFN entries name layers 0..`PEFT_DEFAULT_MAX_LAYERS`-1; for a deeper model pass the lists of
+    `ia3_modules_for(num_layers)` (`apply_method` does).
     """
     import peft.tuners.ia3.model as ia3_model
     import peft.utils.constants as constants
@@ -98,7 +102,8 @@ def register_peft_defaults() -> None:
         (constants.TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING, IA3_FEEDFORWARD_MODULES),
         (ia3_model.TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING, IA3_FEEDFORWARD_MODULES),
         (constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING, LORA_TARGET_MODULES),
-        (LoraModel.target_module_mapping, LORA_TARGET_MODULES),
+        (getattr(LoraModel, "target_module_mapping", constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING),
+         LORA_TARGET_MODULES),
     )
     for mapping, modules in registrations:
         mapping.setdefault(model_type, list(modules))
@@ -707,7 +712,11 @@ def apply_method(
     register_peft_defaults()
     task_type = "TOKEN_CLS" if isinstance(model, NucleotideTransformerForTokenClassification) else "SEQ_CLS"
     if method == "ia3":
-        peft_config = IA3Config(task_type=task_type)
+        if model.config.num_hidden_layers > PEFT_DEFAULT_MAX_LAYERS:
+            targets, feedforward = ia3_modules_for(model.config.num_hidden_layers)
+            peft_config = IA3Config(task_type=task_type, target_modules=targets, feedforward_modules=feedforward)
+        else:
+            peft_config = IA3Config(task_type=task_type)
     else:
         peft_config = LoraConfig(task_type=task_type, r=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout)
     peft_model = get_peft_model(model, peft_config)
@@ -1192,6 +1201,7 @@ __all__ = [
     "find_split_files",
     "finetune",
     "harmonise_splits",
+    "ia3_modules_for",
     "infer_label_kind",
     "kfold_indices",
     "kmer_baseline",

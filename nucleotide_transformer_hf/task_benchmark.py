@@ -28,7 +28,7 @@ import re
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -512,7 +512,8 @@ def evaluate_tasks(
     _write_csv(runs, files["runs"])
     _write_csv(summary, files["csv"])
     files["markdown"].write_text(markdown + "\n")
-    bar_chart(summary, files["png"], title=f"{Path(model_dir).name}: test MCC by task and method")
+    model_name = "/".join(Path(model_dir).parts[-2:])
+    bar_chart(summary, files["png"], title=f"{model_name}: test MCC by task and method")
     return BenchmarkReport(runs, summary, markdown, files, skipped)
 
 

@@ -162,6 +162,18 @@ def test_ia3_forward_equals_hand_scaled_weights(tokenizer):
         torch.testing.assert_close(model(**batch).logits, reference(**batch).logits, rtol=1e-5, atol=1e-5)
 
 
+def test_apply_method_covers_models_deeper_than_the_registered_lists():
+    from nucleotide_transformer_hf.finetuning import PEFT_DEFAULT_MAX_LAYERS, apply_method
+
+    depth = PEFT_DEFAULT_MAX_LAYERS + 2
+    config = NucleotideTransformerConfig.from_preset("v2", hidden_size=8, num_hidden_layers=depth, num_attention_heads=2,
+                                                     intermediate_size=8, num_labels=2)
+    model = apply_method(NucleotideTransformerForSequenceClassification(config), "ia3", verbose=False)
+    scaled = {name for name, p in model.named_parameters() if ".ia3_l." in name}
+    assert len(scaled) == 3 * depth
+    assert f"base_model.model.esm.encoder.layer.{depth - 1}.output.dense.ia3_l.default" in scaled
+
+
 def test_lora_default_targets_query_and_value():
     register_peft_defaults()
     model = get_peft_model(_classifier(), LoraConfig(task_type="SEQ_CLS"))
@@ -354,6 +366,17 @@ def test_task_files_csv_tsv_fasta_datasets_and_nt_layout(tmp_path):
     (tmp_path / "bad.fa").write_text(">seq0\nACGT\n")
     with pytest.raises(ValueError, match=r"bad.fa, record 0 \('seq0'\): the label must be the last"):
         load_task(tmp_path / "bad.fa")
+
+
+def test_split_files_agree_on_text_labels_and_kind(tmp_path):
+    (tmp_path / "train.csv").write_text("sequence,label\nACGT,weak\nGGCC,strong\nTTAA,none\n")
+    (tmp_path / "test.csv").write_text("sequence,label\nACGA,weak\nGGCA,none\n")
+    splits = load_task_splits(tmp_path)
+    assert splits["train"].label_names == splits["test"].label_names == ["none", "strong", "weak"]
+    assert splits["test"].labels.tolist() == [2, 0] and splits["test"].kind == "multiclass"
+    (tmp_path / "train.csv").write_text("sequence,label\nACGT,0.5\nGGCC,1.5\n")
+    (tmp_path / "test.csv").write_text("sequence,label\nACGA,1\nGGCA,2\n")
+    assert {t.kind for t in load_task_splits(tmp_path).values()} == {"regression"}  # the train split decides
 
 
 def test_bundled_task_folders_load_with_their_splits():
