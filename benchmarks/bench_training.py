@@ -6,25 +6,29 @@
   tokens x batch 8 of real DNA masked by `MLMCollator`, ours and ESM alternately in one process (`run.alternate`:
   warm-ups, then A B A B ..., medians). ESM is configured to the same FLOPs per token: width 512, 12 layers, 16 heads,
   rotary positions, GELU FFN of width 3,072 (= SwiGLU 2 x 2,048 in + 2,048 out: 3 x 512 x 2,048 multiply-adds
-  either way), the same 4,107-token vocabulary; it differs by its FFN biases and activation only.
+  either way), the same 4,107-token vocabulary; it differs by its FFN biases and activation, and ties its LM decoder
+  to the input embedding (ours is untied as in the checkpoints: 2.1 M more parameters, the same FLOPs).
 * Memory: the extra memory a training step needs above weights + gradients + Adam state (activations and
   temporaries), with and without gradient checkpointing. CPU tensors are invisible to `torch.cuda` counters and to
-  `tracemalloc`, so each variant runs in a fresh subprocess that builds the model and optimiser, materialises
-  gradients and Adam state (zero gradients, one step), records its resident set size (RSS), then trains
-  and reports its RSS high-water mark (`ru_maxrss`) minus that RSS. This counts what the OS had to provide, allocator
-  slack included, so it is an upper bound on tensor memory; the high-water mark before training is checked to be
-  below the one after, so the difference is the step's. On CUDA the same probe uses `max_memory_allocated`.
+  `tracemalloc`, and the process's RSS high-water mark (`ru_maxrss`) is already set by the warm-up, so each variant
+  runs in a fresh subprocess that takes one warm-up step (Adam state, gradients and lazy buffers now exist), hands
+  freed heap pages back to the OS (`malloc_trim`), records its resident set size (RSS), then samples RSS every
+  millisecond during the measured step: peak minus that RSS. It counts what the OS had to provide, allocator slack
+  included (an upper bound on tensor memory); activations live for most of the step, so 1 ms sampling sees their
+  peak. On CUDA the same probe uses `memory_allocated` / `max_memory_allocated`.
 
-`--quick` (CPU, about 2-3 minutes on 2 cores): 1 warm-up and 2 rounds, memory of our model only, 1 step per probe.
+`--quick` (CPU, about 4 minutes on 2 cores): 1 warm-up and 2 rounds, memory of our model only, 1 step per probe.
 """
 
 import argparse
+import ctypes
 import gc
 import json
 import os
-import resource
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import torch
@@ -95,9 +99,37 @@ def _rss_bytes() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _max_rss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
+def _release_freed_memory() -> None:
+    """Returns freed heap pages to the OS (glibc `malloc_trim`), so that RSS counts live memory only."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class _PeakRSS(threading.Thread):
+    """Samples the process's RSS every millisecond while running; `base` is the RSS at the start, `peak` the largest
+    sample."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.base = self.peak = _rss_bytes()
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, _rss_bytes())
+            time.sleep(0.001)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.join()
+        self.peak = max(self.peak, _rss_bytes())
 
 
 def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None) -> dict[str, float]:
@@ -108,42 +140,42 @@ def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None)
         model.gradient_checkpointing_enable()
     batch = {k: v.to(device) for k, v in _batch(data).items()}
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
-    for parameter in model.parameters():
-        parameter.grad = torch.zeros_like(parameter)
-    optimizer.step()  # zero gradients: creates the Adam state, changes no weight
-    gc.collect()
+    step = _train_step(model, optimizer, batch)
+    step()  # warm-up: Adam state, gradients (kept, zeroed) and lazily created buffers now exist
     if device == "cuda":
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
-    else:
-        base, peak_before = _rss_bytes(), _max_rss_bytes()
-    step = _train_step(model, optimizer, batch)
-    for _ in range(steps):
-        step()
-    if device == "cuda":
+        for _ in range(steps):
+            step()
         torch.cuda.synchronize()
-        peak, peak_before = torch.cuda.max_memory_allocated(), 0
+        peak = torch.cuda.max_memory_allocated()
     else:
-        peak = _max_rss_bytes()
-    return {
-        "step_mb": (peak - base) / 2**20,
-        "state_mb": base / 2**20,
-        "high_water_before_training_below_step_peak": float(peak_before < peak),
-    }
+        _release_freed_memory()
+        base = _rss_bytes()
+        with _PeakRSS() as sampler:
+            for _ in range(steps):
+                step()
+        peak = sampler.peak
+    return {"step_mb": (peak - base) / 2**20, "state_mb": base / 2**20}
 
 
-def _probe_in_subprocess(which: str, checkpointing: bool, steps: int, data: Path | None) -> dict[str, float]:
-    command = [sys.executable, __file__, "--memory-probe", json.dumps([which, checkpointing, steps])]
-    if data:
-        command += ["--data", str(data)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"memory probe {which} checkpointing={checkpointing} failed:\n{result.stderr[-3000:]}")
-    probe = json.loads(result.stdout.strip().splitlines()[-1])
-    if not probe["high_water_before_training_below_step_peak"]:
-        raise RuntimeError(f"memory probe {which}: set-up used more memory than training; the figure would be void.")
-    return probe
+def _probes_in_subprocesses(variants: list[tuple[str, bool]], steps: int, data: Path | None) -> list[dict]:
+    """One fresh process per variant, run side by side (RSS is per process, so they do not disturb each other's
+    figures; only their wall time overlaps)."""
+    processes = []
+    for which, checkpointing in variants:
+        command = [sys.executable, __file__, "--memory-probe", json.dumps([which, checkpointing, steps])]
+        if data:
+            command += ["--data", str(data)]
+        processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    probes = []
+    for (which, checkpointing), process in zip(variants, processes):
+        stdout, stderr = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"memory probe {which} checkpointing={checkpointing} failed:\n{stderr[-3000:]}")
+        probes.append(json.loads(stdout.strip().splitlines()[-1]))
+    return probes
 
 
 def bench_training(args: argparse.Namespace) -> dict[str, float]:
@@ -172,10 +204,9 @@ def bench_training(args: argparse.Namespace) -> dict[str, float]:
     gc.collect()
     probe_steps = 1 if args.quick else 2
     variants = [("ours", False), ("ours", True)] + ([] if args.quick else [("esm", False), ("esm", True)])
-    for which, checkpointing in variants:
-        probe = _probe_in_subprocess(which, checkpointing, probe_steps, args.data)
+    for (which, checkpointing), probe in zip(variants, _probes_in_subprocesses(variants, probe_steps, args.data)):
         results[f"training_step_mem_mb_{which}_{'ckpt' if checkpointing else 'no_ckpt'}"] = probe["step_mb"]
-        results[f"training_state_mem_mb_{which}"] = probe["state_mb"]
+        results[f"training_process_mem_mb_{which}_{'ckpt' if checkpointing else 'no_ckpt'}"] = probe["state_mb"]
     results["training_ckpt_mem_saving_ours"] = (
         results["training_step_mem_mb_ours_no_ckpt"] / results["training_step_mem_mb_ours_ckpt"]
     )

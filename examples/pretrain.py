@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.gradient_checkpointing:
         model.gradient_checkpointing_enable()
 
+    holding_out = bool(args.held_out_records or args.held_out_files or args.held_out_fraction)
     report_to = args.report_to
     if report_to is None:
         report_to = ["tensorboard"] if importlib.util.find_spec("tensorboard") else []
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         max_grad_norm=args.max_grad_norm,
         per_device_eval_batch_size=args.per_device_batch_size,
         logging_steps=args.logging_steps,
-        eval_strategy="steps",
+        eval_strategy="steps" if holding_out else "no",
         eval_steps=args.eval_steps,
         save_strategy="steps",
         save_steps=args.save_steps,
@@ -163,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 held = held.shuffle(seed=args.seed).select(range(min(args.max_eval_windows, len(held))))
             held = with_fixed_masks(held, eval_collator)
-    if held is None:
-        training_args.eval_strategy = "no"
+    if holding_out and held is None:
+        raise SystemExit("The held-out split (--held-out-records/--held-out-files/--held-out-fraction) holds no "
+                         f"window of {window_bp} bp; hold out more DNA or use shorter windows.")
 
     trainer = PretrainingTrainer(
         model=model,
@@ -197,14 +199,14 @@ def main(argv: list[str] | None = None) -> int:
             baseline = frequency_baseline(datasets["train"], held, tokenizer, max_examples=20_000)
             metrics["baseline_most_common_token"] = baseline["token"]
             metrics["baseline_masked_accuracy"] = baseline["held_out_accuracy"]
+            metrics["baseline_masked_base_accuracy"] = baseline["held_out_base_accuracy"]
             metrics["baseline_frequency_loss"] = baseline["held_out_loss"]
             print(f"held-out masked-token accuracy {metrics['eval_masked_accuracy']:.4f} vs "
                   f"{baseline['held_out_accuracy']:.4f} always predicting {baseline['token']} (most common in training); "
                   f"masked-token loss {metrics['eval_masked_loss']:.3f} vs {baseline['held_out_loss']:.3f} of the "
                   f"training 6-mer frequencies; perplexity {metrics['eval_perplexity']:.1f}")
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        plot = plot_loss_curve(trainer.state.log_history, output_dir / "loss_curve.png",
-                               baseline["held_out_accuracy"] if baseline else None)
+        plot = plot_loss_curve(trainer.state.log_history, output_dir / "loss_curve.png", baseline)
         print(f"wrote {output_dir}: model, {plot.name}, log.csv, metrics.json", flush=True)
     return 0
 

@@ -5,10 +5,17 @@ library's pretraining pipeline), score held-out DNA against a frequency baseline
     python examples/quickstart.py [--data ../shared/data] [--max-steps N] [--out outputs/quickstart]
 
 Held-out DNA is the last `--held-out-fraction` of every FASTA record (plus any `--held-out-records`); no training
-window touches it. What it prints: held-out masked-token accuracy next to the accuracy of always predicting the most
-common training 6-mer, the held-out loss next to the loss of the training 6-mer frequencies, fill-mask candidates
-for a masked held-out 6-mer, and the cosine similarity of mean-pooled embeddings within and between species.
-Everything is also written to `<out>/summary.json`, with the loss curve in `<out>/loss_curve.png`.
+window touches it. Each held-out window is masked `--mask-copies` times (15% of its tokens, all `<mask>`). What it
+prints, model next to the training 6-mer frequencies alone (always the most common 6-mer; the frequency
+distribution's loss): masked 6-mer accuracy, base accuracy (bases of the masked 6-mer the prediction has right)
+and loss; then fill-mask candidates for a masked held-out 6-mer and the cosine similarity of mean-pooled embeddings
+within and between species. Everything is also written to `<out>/summary.json`, the curves to
+`<out>/loss_curve.png`.
+
+On 196 kb a few CPU minutes teach composition (base accuracy and loss beat the frequencies) but not whole 6-mers:
+even a 4th-order Markov model fitted to the training DNA predicts ~0.3% of the held-out 6-mers against ~0.2% for
+the most common one, so whole-6-mer accuracy stays within noise of that baseline at this size; beating it clearly
+takes more DNA (`--data ../shared/data`, 27 Mb) and a longer run than this budget.
 """
 
 import argparse
@@ -48,14 +55,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO / "data", help="folder with a genomes/ subfolder of FASTA")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "quickstart")
-    parser.add_argument("--window-bp", type=int, default=120)
-    parser.add_argument("--stride-bp", type=int, default=31, help="overlapping windows; not a multiple of 6, so "
-                        "every base is seen in all six 6-mer phases")
+    parser.add_argument("--window-bp", type=int, default=600)
+    parser.add_argument("--stride-bp", type=int, default=301, help="half-overlapping windows; not a multiple of 6, "
+                        "so the two copies of a base sit in different 6-mer phases")
     parser.add_argument("--held-out-fraction", type=float, default=0.1)
     parser.add_argument("--held-out-records", nargs="*", default=[])
     parser.add_argument("--max-steps", type=int, default=600)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--mask-copies", type=int, default=6, help="held-out maskings (each scores 15%% of tokens)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
@@ -133,7 +140,7 @@ def report_held_out(tokenizer, data: dict, metrics: dict, trainer: PretrainingTr
     print(f"  loss (nats)      {after['eval_masked_loss']:>18.3f}   {baseline['held_out_loss']:.3f} (training 6-mer "
           f"frequencies); {before['eval_masked_loss']:.3f} before training")
     print(f"  trained {trainer.args.max_steps} steps in {metrics['train_seconds']:.0f} s")
-    plot_loss_curve(trainer.state.log_history, out / "loss_curve.png", baseline["held_out_accuracy"])
+    plot_loss_curve(trainer.state.log_history, out / "loss_curve.png", baseline)
     return {
         "held_out_masked_tokens": n,
         "held_out_masked_accuracy": after["eval_masked_accuracy"],

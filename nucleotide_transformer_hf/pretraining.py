@@ -859,10 +859,10 @@ class CSVLoggerCallback(TrainerCallback):
 
 
 def plot_loss_curve(log_history: Sequence[Mapping[str, Any]], path: str | os.PathLike,
-                    baseline_accuracy: float | None = None) -> Path:
-    """Writes a PNG: training and held-out masked-LM loss against step, and held-out masked-token accuracy (with
-    the frequency baseline as a line, when given). Uses matplotlib's Agg canvas, so no display is needed and the
-    global backend is left alone."""
+                    baseline: Mapping[str, Any] | None = None) -> Path:
+    """Writes a PNG against optimiser steps: training and held-out masked-LM loss, held-out masked-token accuracy
+    and, when logged, base accuracy; a `frequency_baseline` result, when given, is drawn as dashed lines. Uses
+    matplotlib's Agg canvas, so no display is needed and the global backend is left alone."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -870,24 +870,27 @@ def plot_loss_curve(log_history: Sequence[Mapping[str, Any]], path: str | os.Pat
         points = [(e["step"], e[key]) for e in log_history if key in e and "step" in e]
         return [p[0] for p in points], [p[1] for p in points]
 
-    figure = Figure(figsize=(10, 4))
+    panels = [
+        ("cross-entropy (nats)", [("loss", "training loss"), ("eval_masked_loss", "held-out masked-token loss")],
+         "held_out_loss", "training 6-mer frequencies"),
+        ("6-mer accuracy", [("eval_masked_accuracy", "held-out masked-token accuracy")],
+         "held_out_accuracy", "always the most common 6-mer"),
+    ]
+    if series("eval_masked_base_accuracy")[0]:
+        panels.append(("base accuracy", [("eval_masked_base_accuracy", "held-out masked-token base accuracy")],
+                       "held_out_base_accuracy", "always the most common 6-mer"))
+    figure = Figure(figsize=(5 * len(panels), 4))
     FigureCanvasAgg(figure)
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
-    for key, label in (("loss", "training loss"), ("eval_masked_loss", "held-out masked-token loss")):
-        steps, values = series(key)
-        if steps:
-            loss_axes.plot(steps, values, marker="." if len(steps) < 50 else None, label=label)
-    loss_axes.set_xlabel("optimiser step")
-    loss_axes.set_ylabel("cross-entropy (nats)")
-    loss_axes.legend()
-    steps, values = series("eval_masked_accuracy")
-    if steps:
-        accuracy_axes.plot(steps, values, marker=".", label="held-out masked-token accuracy")
-    if baseline_accuracy is not None:
-        accuracy_axes.axhline(baseline_accuracy, color="grey", linestyle="--", label="most common 6-mer")
-    accuracy_axes.set_xlabel("optimiser step")
-    accuracy_axes.set_ylabel("accuracy")
-    accuracy_axes.legend()
+    for axes, (ylabel, keys, baseline_key, baseline_label) in zip(figure.subplots(1, len(panels)), panels):
+        for key, label in keys:
+            steps, values = series(key)
+            if steps:
+                axes.plot(steps, values, marker="." if len(steps) < 50 else None, label=label)
+        if baseline is not None and baseline.get(baseline_key) is not None:
+            axes.axhline(baseline[baseline_key], color="grey", linestyle="--", label=baseline_label)
+        axes.set_xlabel("optimiser step")
+        axes.set_ylabel(ylabel)
+        axes.legend(fontsize="small")
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
