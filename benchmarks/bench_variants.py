@@ -7,7 +7,10 @@
   own FASTA contig — with window sharing (reference passes reused by the variants of a window) and without.
   Full: 1,000 variants (the 222 GIAB alleles + 778 ClinVar SNVs), a random model of the v2-50m shape (12 layers,
   width 512, 2,048-token context = 12,282 bp windows). `--quick`: the first 100 GIAB alleles only and a 2-layer,
-  width-64 v2 model with a 512-token context (3,066 bp windows); the keys say which.
+  width-64 v2 model with a 512-token context (3,066 bp windows); the keys say which. The same A/B then runs on
+  clustered variants (keys `..._saturation_...`): all three alternative bases at each of `total // 3` consecutive
+  positions of chr20 from the first GIAB call on (saturation mutagenesis), where the variants of a window share its
+  reference pass and the three alleles of a position share its masked pass.
 * `bench_embedding`: sequences/s of `embed_sequences` (length-sorted batches; `--quick`: the 2-layer width-64 model, 256
   sequences) against naive padding (batches in
   input order, padded to their longest member: tokenizer(padding=True) + model + mean pooling) on real sequences of
@@ -102,50 +105,80 @@ def write_variant_inputs(folder: Path, data: Path | None, total: int) -> tuple[P
     return fasta, vcf, giab_alleles, len(clinvar)
 
 
-def bench_variants(args: argparse.Namespace) -> dict[str, float]:
-    """variants/s of score-variants with and without window sharing (alternating), on real variants."""
+def write_saturation_vcf(folder: Path, fasta: Path, positions: int) -> Path:
+    """Clustered variants: every alternative base at each of `positions` consecutive positions of the hg19 chr20
+    slice from the first GIAB call on (in-silico saturation mutagenesis, one multi-allelic VCF line per position)."""
+    import pysam
+
+    with gzip.open(GIAB_VCF, "rt") as handle:
+        first = int(next(line for line in handle if not line.startswith("#")).split("\t")[1])
+    sequence = pysam.FastaFile(str(fasta)).fetch("chr20", first - 1, first - 1 + positions).upper()
+    vcf = folder / "saturation.vcf"
+    with open(vcf, "w") as handle:
+        handle.write("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        for offset, ref in enumerate(sequence):
+            alts = ",".join(base for base in "ACGT" if base != ref)
+            handle.write(f"chr20\t{first + offset}\t.\t{ref}\t{alts}\t.\t.\t.\n")
+    return vcf
+
+
+def _sharing_ab(model, tokenizer, vcf: Path, fasta: Path, folder: Path, warmups: int) -> tuple[dict, dict, int]:
+    """Seconds (median, alternating) and summaries of score_vcf with and without window sharing on `vcf`, after
+    checking that both give the same scores; and the number of distinct scored windows."""
     from nucleotide_transformer_hf.variants import read_table, score_vcf
 
-    alternate = _alternate()
+    summaries, outputs = {}, {}
+
+    def run(share: bool):
+        def go():
+            outputs[share] = folder / f"{vcf.stem}_{share}.tsv"
+            with contextlib.redirect_stdout(io.StringIO()):
+                summaries[share] = score_vcf(model, tokenizer, vcf, fasta, outputs[share], share_windows=share,
+                                             progress=False, batch_size=8)
+        return go
+
+    seconds = _alternate()({"shared": run(True), "unshared": run(False)}, repeats=2, warmups=warmups)
+    shared, unshared = read_table(outputs[True]), read_table(outputs[False])
+    scored = [i for i, row in enumerate(shared) if row["status"] == "scored"]
+    for name in ("cosine_similarity", "mlm_log_ratio"):  # same numbers either way (float32 batch noise aside)
+        a = np.array([float(shared[i][name]) for i in scored])
+        b = np.array([float(unshared[i][name]) for i in scored])
+        if not np.allclose(a, b, rtol=1e-4, atol=1e-4):
+            raise AssertionError(f"window sharing changed {name} on {vcf.name}; the comparison would be void")
+    windows = len({(row["contig"], row["window_start"]) for row in shared if row["status"] == "scored"})
+    return seconds, summaries, windows
+
+
+def bench_variants(args: argparse.Namespace) -> dict[str, float]:
+    """variants/s of score-variants with and without window sharing (alternating): on real variants (GIAB calls and
+    ClinVar SNVs, mostly one per window) and on clustered ones (saturation mutagenesis of a chr20 stretch)."""
     quick = bool(getattr(args, "quick", False))
     total = 100 if quick else 1000
     model, tokenizer = _model(quick)
     tag = "quick_2layer_w64_ctx512" if quick else "v2_50m_shape"
+    prefix = f"score_variants_{tag}"
+    results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         fasta, vcf, giab, clinvar = write_variant_inputs(folder, getattr(args, "data", None), total)
-        summaries = {}
-
-        def run(share: bool):
-            def go():
-                with contextlib.redirect_stdout(io.StringIO()):
-                    summaries[share] = score_vcf(model, tokenizer, vcf, fasta, folder / f"out_{share}.tsv",
-                                                 share_windows=share, progress=False, batch_size=8)
-            return go
-
-        seconds = alternate({"shared": run(True), "unshared": run(False)}, repeats=2, warmups=0 if quick else 1)
-        shared, unshared = read_table(folder / "out_True.tsv"), read_table(folder / "out_False.tsv")
-        scored = [i for i, row in enumerate(shared) if row["status"] == "scored"]
-        for name in ("cosine_similarity", "mlm_log_ratio"):  # same numbers either way (float32 batch noise aside)
-            a = np.array([float(shared[i][name]) for i in scored])
-            b = np.array([float(unshared[i][name]) for i in scored])
-            if not np.allclose(a, b, rtol=1e-4, atol=1e-4):
-                raise AssertionError(f"window sharing changed {name}; the comparison would be void")
-        windows = len({(row["contig"], row["window_start"]) for row in shared if row["status"] == "scored"})
-    rows = summaries[True]["rows"]
-    prefix = f"score_variants_{tag}"
-    return {
-        f"{prefix}_variants": rows,
-        f"{prefix}_giab_chr20_variants": giab,
-        f"{prefix}_clinvar_variants": clinvar,
-        f"{prefix}_scored": summaries[True]["scored"],
-        f"{prefix}_distinct_windows": windows,
-        f"{prefix}_forward_passes_shared_windows": summaries[True]["forward_passes"],
-        f"{prefix}_forward_passes_no_sharing": summaries[False]["forward_passes"],
-        f"{prefix}_shared_windows_variants_per_s": rows / seconds["shared"],
-        f"{prefix}_no_sharing_variants_per_s": rows / seconds["unshared"],
-        f"{prefix}_window_sharing_speedup": seconds["unshared"] / seconds["shared"],
-    }
+        saturation = write_saturation_vcf(folder, fasta, positions=total // 3)
+        for name, path in (("", vcf), ("saturation_", saturation)):
+            seconds, summaries, windows = _sharing_ab(model, tokenizer, path, fasta, folder, 0 if quick else 1)
+            rows = summaries[True]["rows"]
+            key = f"{prefix}_{name}"
+            results.update({
+                f"{key}variants": rows,
+                f"{key}scored": summaries[True]["scored"],
+                f"{key}distinct_windows": windows,
+                f"{key}forward_passes_shared_windows": summaries[True]["forward_passes"],
+                f"{key}forward_passes_no_sharing": summaries[False]["forward_passes"],
+                f"{key}shared_windows_variants_per_s": rows / seconds["shared"],
+                f"{key}no_sharing_variants_per_s": rows / seconds["unshared"],
+                f"{key}window_sharing_speedup": seconds["unshared"] / seconds["shared"],
+            })
+            if not name:
+                results.update({f"{key}giab_chr20_variants": giab, f"{key}clinvar_variants": clinvar})
+    return results
 
 
 def embedding_sequences(data: Path | None, count: int, seed: int = 0) -> tuple[str, list[str]]:
