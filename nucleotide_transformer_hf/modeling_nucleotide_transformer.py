@@ -380,6 +380,9 @@ class NucleotideTransformerPreTrainedModel(PreTrainedModel):
 class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
     """The bare NT encoder: token ids in, `last_hidden_state` (after the final LayerNorm) out."""
 
+    # A masked-LM checkpoint's head is expected to go unused here (not reported; encoder keys are still checked).
+    _keys_to_ignore_on_load_unexpected = [*UNUSED_CHECKPOINT_KEYS.values(), r"lm_head\."]
+
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__(config)
         self.embeddings = NucleotideTransformerEmbeddings(config)
@@ -551,6 +554,9 @@ class NucleotideTransformerClassificationHead(nn.Module):
 class NucleotideTransformerForSequenceClassification(NucleotideTransformerPreTrainedModel):
     """NT with a sequence head: single-label, multi-label or regression, chosen by `config.problem_type`."""
 
+    # A masked-LM checkpoint's head is expected to go unused here (not reported; encoder keys are still checked).
+    _keys_to_ignore_on_load_unexpected = [*UNUSED_CHECKPOINT_KEYS.values(), r"lm_head\."]
+
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -609,6 +615,9 @@ class NucleotideTransformerForSequenceClassification(NucleotideTransformerPreTra
 
 class NucleotideTransformerForTokenClassification(NucleotideTransformerPreTrainedModel):
     """NT with a per-token linear head (labels -100 are ignored, e.g. `<cls>` and padding)."""
+
+    # A masked-LM checkpoint's head is expected to go unused here (not reported; encoder keys are still checked).
+    _keys_to_ignore_on_load_unexpected = [*UNUSED_CHECKPOINT_KEYS.values(), r"lm_head\."]
 
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__(config)

@@ -213,6 +213,27 @@ def test_load_state_dict_refuses_unknown_keys():
         model.load_state_dict(state, strict=True)
 
 
+def test_head_swap_from_masked_lm_checkpoint_reports_only_the_new_head(tmp_path):
+    """Loading a masked-LM checkpoint without its head (bare encoder, classification) leaves `lm_head.*` unreported
+    and reports exactly the new head's weights as missing; a broken encoder key still fails, by name."""
+    tester = NucleotideTransformerModelTester("v2")
+    source = NucleotideTransformerForMaskedLM(tester.get_config())
+    source.save_pretrained(tmp_path / "mlm")
+    for cls, head in (
+        (NucleotideTransformerModel, set()),
+        (NucleotideTransformerForSequenceClassification, {"classifier.dense.weight", "classifier.dense.bias",
+                                                          "classifier.out_proj.weight", "classifier.out_proj.bias"}),
+        (NucleotideTransformerForTokenClassification, {"classifier.weight", "classifier.bias"}),
+    ):
+        model, info = cls.from_pretrained(tmp_path / "mlm", output_loading_info=True)
+        assert not info["unexpected_keys"], (cls.__name__, info)
+        assert set(info["missing_keys"]) == head, (cls.__name__, info)
+    state = {k: v for k, v in source.state_dict().items() if "layer.0.attention.self.key.weight" not in k}
+    NucleotideTransformerForMaskedLM(tester.get_config()).save_pretrained(tmp_path / "broken", state_dict=state)
+    with pytest.raises(ValueError, match=r"layer\.0\.attention\.self\.key\.weight"):
+        NucleotideTransformerForSequenceClassification.from_pretrained(tmp_path / "broken")
+
+
 def test_v2_load_drops_exactly_the_published_unused_tensors():
     tester = NucleotideTransformerModelTester("v2")
     config = tester.get_config()
