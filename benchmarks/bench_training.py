@@ -3,21 +3,21 @@
     python benchmarks/bench_training.py [--quick] [--data ../shared/data]
 
 * Throughput: training tokens/s of one full step (forward, masked-LM loss, backward, AdamW step, zero_grad) at 512
-  tokens x batch 8 of real DNA masked by `MLMCollator`, ours and ESM alternately in one process (`run.alternate`:
-  warm-ups, then A B A B ..., medians). ESM is configured to the same FLOPs per token: width 512, 12 layers, 16 heads,
+  tokens x batch 8 (4 with `--quick`) of real DNA masked by `MLMCollator`, ours and ESM alternately in one process
+  (`run.alternate`: a warm-up step on one sequence, then A B A B ..., medians). ESM is configured to the same FLOPs per token: width 512, 12 layers, 16 heads,
   rotary positions, GELU FFN of width 3,072 (= SwiGLU 2 x 2,048 in + 2,048 out: 3 x 512 x 2,048 multiply-adds
   either way), the same 4,107-token vocabulary; it differs by its FFN biases and activation, and ties its LM decoder
   to the input embedding (ours is untied as in the checkpoints: 2.1 M more parameters, the same FLOPs).
 * Memory: the extra memory a training step needs above weights + gradients + Adam state (activations and
   temporaries), with and without gradient checkpointing. CPU tensors are invisible to `torch.cuda` counters and to
   `tracemalloc`, and the process's RSS high-water mark (`ru_maxrss`) is already set by the warm-up, so each variant
-  runs in a fresh subprocess that takes one warm-up step (Adam state, gradients and lazy buffers now exist), hands
+  runs in a fresh subprocess that takes one warm-up step on one sequence (Adam state, gradients and lazy buffers now exist), hands
   freed heap pages back to the OS (`malloc_trim`), records its resident set size (RSS), then samples RSS every
   millisecond during the measured step: peak minus that RSS. It counts what the OS had to provide, allocator slack
   included (an upper bound on tensor memory); activations live for most of the step, so 1 ms sampling sees their
   peak. On CUDA the same probe uses `memory_allocated` / `max_memory_allocated`.
 
-`--quick` (CPU, about 4 minutes on 2 cores): 1 warm-up and 2 rounds, memory of our model only, 1 step per probe.
+`--quick` (CPU, about 2 minutes on 2 cores): batch 4, 2 rounds, memory of our model only, 1 step per probe.
 """
 
 import argparse
@@ -35,6 +35,7 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 TOKENS, BATCH = 512, 8
+QUICK_BATCH = 4  # --quick times steps of 4 x 512 tokens (`training_batch_tokens` says which)
 
 
 def _alternate():
@@ -141,7 +142,8 @@ def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None)
     batch = {k: v.to(device) for k, v in _batch(data).items()}
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
     step = _train_step(model, optimizer, batch)
-    step()  # warm-up: Adam state, gradients (kept, zeroed) and lazily created buffers now exist
+    _train_step(model, optimizer, {k: v[:1] for k, v in batch.items()})()  # warm-up on one sequence: Adam state,
+    # gradients (kept, zeroed) and lazily created buffers now exist
     if device == "cuda":
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated()
@@ -181,17 +183,20 @@ def _probes_in_subprocesses(variants: list[tuple[str, bool]], steps: int, data: 
 def bench_training(args: argparse.Namespace) -> dict[str, float]:
     """Training tokens/s, ours vs ESM of equal FLOPs, and a step's memory with and without gradient checkpointing."""
     alternate = _alternate()
-    batch = _batch(args.data)
+    rows = QUICK_BATCH if args.quick else BATCH
+    batch = _batch(args.data, batch=rows)
     ours, esm = _models("ours").train(), _models("esm").train()
     flops_ours = sum(p.numel() for n, p in ours.named_parameters() if ".encoder." in n and p.dim() == 2)
     flops_esm = sum(p.numel() for n, p in esm.named_parameters() if ".encoder." in n and p.dim() == 2)
     assert abs(flops_ours - flops_esm) / flops_esm < 0.01, (flops_ours, flops_esm)  # same matmul sizes per token
-    steps = {
-        name: _train_step(model, torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0), batch)
-        for name, model in (("ours", ours), ("esm", esm))
-    }
-    seconds = alternate(steps, repeats=2 if args.quick else 5, warmups=1)
-    tokens = BATCH * TOKENS
+    optimizers = {name: torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
+                  for name, model in (("ours", ours), ("esm", esm))}
+    one_row = {k: v[:1] for k, v in batch.items()}
+    for name, model in (("ours", ours), ("esm", esm)):  # warm-up on one sequence: Adam state, gradients, kernels
+        _train_step(model, optimizers[name], one_row)()
+    steps = {name: _train_step(model, optimizers[name], batch) for name, model in (("ours", ours), ("esm", esm))}
+    seconds = alternate(steps, repeats=2 if args.quick else 5, warmups=0)
+    tokens = rows * TOKENS
     results = {
         "training_batch_tokens": float(tokens),
         "training_params_ours_m": sum(p.numel() for p in ours.parameters()) / 1e6,

@@ -65,7 +65,14 @@ def gemm_gflops(dtype: torch.dtype, n: int = 1024) -> float:
         if device == "cuda":
             torch.cuda.synchronize()
 
-    return round(2 * n**3 / alternate({"gemm": run}, repeats=5)["gemm"] / 1e9, 1)
+    for _ in range(3):  # warm-up
+        run()
+    best = float("inf")
+    for _ in range(15):  # the peak rate: the best of 15 (a median would fold this shared VM's noise into the yardstick)
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return round(2 * n**3 / best / 1e9, 1)
 
 
 def machine_info() -> dict[str, object]:
