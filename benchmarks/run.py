@@ -119,8 +119,49 @@ def dna_sequences(count: int, length: int, data: Path | None, seed: int = 0) -> 
     return out
 
 
+def numpy_limit_encoder(block_bases: int | None):
+    """The practical limit: a vectorised numpy base-4 encoder of equal-length A/C/G/T strings, straight to a tensor
+    of ids (`<cls>` + 6-mers from the left + single-base tail; no offsets, no attention mask, no padding, and no N
+    handling: an N is read as a base, so it is an upper bound, not a tokenizer). Rows go in blocks of about
+    `block_bases` bases (None: the whole batch at once), which keeps the temporaries in cache."""
+    import numpy as np
+
+    from nucleotide_transformer_hf.tokenization_nucleotide_transformer import build_vocab
+
+    index = {token: i for i, token in enumerate(build_vocab("v2"))}
+    table = np.zeros(256, dtype=np.uint8)
+    for code, letter in enumerate("ATCG"):  # the vocabulary's base order
+        table[ord(letter)] = code
+    table = table.tobytes()
+    first, cls = index["AAAAAA"], index["<cls>"]
+    singles = np.array([index[letter] for letter in "ATCG"], dtype=np.int64)
+
+    def encode(sequences: list[str]) -> torch.Tensor:
+        count, length = len(sequences), len(sequences[0])
+        kmers = length // 6
+        out = np.empty((count, 1 + kmers + length - 6 * kmers), dtype=np.int64)
+        out[:, 0] = cls
+        rows = count if block_bases is None else max(1, block_bases // length)
+        for top in range(0, count, rows):
+            block = sequences[top : top + rows]
+            codes = np.frombuffer("".join(block).encode("ascii").translate(table), dtype=np.uint8)
+            codes = codes.reshape(len(block), length)
+            digits = codes[:, : 6 * kmers].reshape(len(block), kmers, 6)
+            value = digits[:, :, 0].astype(np.int64)
+            for i in range(1, 6):
+                value *= 4
+                value += digits[:, :, i]
+            value += first
+            out[top : top + len(block), 1 : 1 + kmers] = value
+            out[top : top + len(block), 1 + kmers :] = singles[codes[:, 6 * kmers :]]
+        return torch.from_numpy(out)
+
+    return encode
+
+
 def bench_tokenizer(args: argparse.Namespace) -> dict[str, float]:
-    """bp/s to padded PyTorch tensors: ours vs transformers' EsmTokenizer over the same (v2) vocabulary."""
+    """bp/s to padded PyTorch tensors: ours vs transformers' EsmTokenizer over the same (v2) vocabulary, and vs the
+    numpy limit (`numpy_limit_encoder`, the fastest of three block sizes in this run)."""
     from transformers import EsmTokenizer
 
     from nucleotide_transformer_hf import NucleotideTransformerTokenizerFast
@@ -139,14 +180,27 @@ def bench_tokenizer(args: argparse.Namespace) -> dict[str, float]:
     if not torch.equal(ours_ids, esm_ids):
         raise AssertionError("ours and EsmTokenizer disagree on the benchmark input; the comparison would be void.")
 
+    limits = {f"numpy_{name}": numpy_limit_encoder(block) for name, block in
+              (("whole_batch", None), ("blocks_256k", 1 << 18), ("blocks_64k", 1 << 16))}  # fmt: skip
+    plain = [sequence.replace("N", "A") for sequence in sequences[:20]]
+    for encode in limits.values():
+        if not torch.equal(encode(plain), ours(plain, return_tensors="pt")["input_ids"]):
+            raise AssertionError("the numpy limit encoder disagrees with ours on N-free DNA; the comparison would be void.")
+
+    # The cheap candidates take several calls per round, so that a round of each lasts long enough to time.
+    calls = 5
     seconds = alternate(
         {
-            "ours": lambda: ours(sequences, return_tensors="pt", padding=True),
+            "ours": lambda: [ours(sequences, return_tensors="pt", padding=True) for _ in range(calls)],
+            **{name: (lambda encode=encode: [encode(sequences) for _ in range(calls)]) for name, encode in limits.items()},
             "ours_offsets": lambda: ours(sequences, return_tensors="pt", padding=True, return_offsets_mapping=True),
             "esm": lambda: esm(sequences, return_tensors="pt", padding=True),
         },
-        repeats=3 if args.quick else 5,
+        repeats=5 if args.quick else 7,
     )
+    for name in ("ours", *limits):
+        seconds[name] /= calls
+    limit = min(limits, key=seconds.get)
     bases = sum(map(len, sequences))
     return {
         "tokenizer_sequences": count,
@@ -154,8 +208,12 @@ def bench_tokenizer(args: argparse.Namespace) -> dict[str, float]:
         "tokenizer_ours_bp_per_s": bases / seconds["ours"],
         "tokenizer_ours_with_offsets_bp_per_s": bases / seconds["ours_offsets"],
         "tokenizer_esm_bp_per_s": bases / seconds["esm"],
+        "tokenizer_numpy_limit_bp_per_s": bases / seconds[limit],
+        **{f"tokenizer_{name}_bp_per_s": bases / seconds[name] for name in limits},
         "tokenizer_speedup_vs_esm_tokenizer": seconds["esm"] / seconds["ours"],
         "tokenizer_with_offsets_speedup_vs_esm_tokenizer": seconds["esm"] / seconds["ours_offsets"],
+        "tokenizer_ours_fraction_of_numpy_limit": seconds[limit] / seconds["ours"],
+        "tokenizer_numpy_limit_speedup_vs_esm_tokenizer": seconds["esm"] / seconds[limit],
     }
 
 
