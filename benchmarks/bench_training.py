@@ -4,20 +4,24 @@
 
 * Throughput: training tokens/s of one full step (forward, masked-LM loss, backward, AdamW step, zero_grad) at 512
   tokens x batch 8 (4 with `--quick`) of real DNA masked by `MLMCollator`, ours and ESM alternately in one process
-  (`run.alternate`: a warm-up step on one sequence, then A B A B ..., medians). ESM is configured to the same FLOPs per token: width 512, 12 layers, 16 heads,
-  rotary positions, GELU FFN of width 3,072 (= SwiGLU 2 x 2,048 in + 2,048 out: 3 x 512 x 2,048 multiply-adds
-  either way), the same 4,107-token vocabulary; it differs by its FFN biases and activation, and ties its LM decoder
-  to the input embedding (ours is untied as in the checkpoints: 2.1 M more parameters, the same FLOPs).
+  (`run.alternate`: a warm-up step on one sequence, then A B A B ..., medians), without and with gradient
+  checkpointing. AdamW is fused, as `Trainer` runs it by default. ESM is configured to the same FLOPs per token:
+  width 512, 12 layers, 16 heads, rotary positions, GELU FFN of width 3,072 (= SwiGLU 2 x 2,048 in + 2,048 out:
+  3 x 512 x 2,048 multiply-adds either way), the same 4,107-token vocabulary; it differs by its FFN biases and
+  activation, and ties its LM decoder to the input embedding (ours is untied as in the checkpoints: 2.1 M more
+  parameters, the same FLOPs).
 * Memory: the extra memory a training step needs above weights + gradients + Adam state (activations and
-  temporaries), with and without gradient checkpointing. CPU tensors are invisible to `torch.cuda` counters and to
-  `tracemalloc`, and the process's RSS high-water mark (`ru_maxrss`) is already set by the warm-up, so each variant
-  runs in a fresh subprocess that takes one warm-up step on one sequence (Adam state, gradients and lazy buffers now exist), hands
-  freed heap pages back to the OS (`malloc_trim`), records its resident set size (RSS), then samples RSS every
-  millisecond during the measured step: peak minus that RSS. It counts what the OS had to provide, allocator slack
-  included (an upper bound on tensor memory); activations live for most of the step, so 1 ms sampling sees their
-  peak. On CUDA the same probe uses `memory_allocated` / `max_memory_allocated`.
+  temporaries), with and without gradient checkpointing, at 512 tokens x batch 8. CPU tensors are invisible to
+  `torch.cuda` counters and to `tracemalloc`, and the process's RSS high-water mark (`ru_maxrss`) is already set by
+  the warm-up, so each variant runs in a fresh subprocess that takes one warm-up step on one sequence (Adam state,
+  gradients and lazy buffers now exist), hands freed heap pages back to the OS (`malloc_trim`), records its resident
+  set size (RSS), then samples RSS every millisecond during the measured step: peak minus that RSS. The probes run
+  with glibc's mmap threshold fixed at 1 MiB (`PROBE_ENV`), so that RSS follows live tensors rather than allocator
+  slack; the full run records the default-allocator figures beside them. On CUDA the same probe uses
+  `memory_allocated` / `max_memory_allocated`.
 
-`--quick` (CPU, about 2 minutes on 2 cores): batch 4, 2 rounds, memory of our model only, 1 step per probe.
+`--quick` (CPU, about 2 minutes on 2 cores): batch 4, 2 rounds, checkpointed throughput and memory of our model only,
+1 step per probe.
 """
 
 import argparse
@@ -84,8 +88,20 @@ def _batch(data: Path | None, batch: int = BATCH, tokens: int = TOKENS) -> dict[
     return encoded
 
 
-def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor]):
+def _adamw(model: torch.nn.Module) -> torch.optim.Optimizer:
+    """AdamW as `Trainer` runs it by default (`optim="adamw_torch_fused"`): one fused kernel, no multi-tensor
+    temporaries. Our `pretraining_arguments` keep that default."""
+    return torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0, fused=True)
+
+
+def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
+                checkpointing: bool = False):
     def step():
+        if checkpointing != model.is_activation_checkpointing:
+            if checkpointing:
+                model.activation_checkpointing_enable()
+            else:
+                model.activation_checkpointing_disable()
         loss = model(**batch).loss
         loss.backward()
         optimizer.step()
@@ -137,12 +153,10 @@ def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None)
     """Runs in its own process: MB a training step needs above weights + gradients + Adam state."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = _models(which).to(device).train()
-    if checkpointing:
-        model.gradient_checkpointing_enable()
     batch = {k: v.to(device) for k, v in _batch(data).items()}
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
-    step = _train_step(model, optimizer, batch)
-    _train_step(model, optimizer, {k: v[:1] for k, v in batch.items()})()  # warm-up on one sequence: Adam state,
+    optimizer = _adamw(model)
+    step = _train_step(model, optimizer, batch, checkpointing)
+    _train_step(model, optimizer, {k: v[:1] for k, v in batch.items()}, checkpointing)()  # warm-up on one sequence: Adam state,
     # gradients (kept, zeroed) and lazily created buffers now exist
     if device == "cuda":
         torch.cuda.synchronize()
@@ -162,17 +176,30 @@ def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None)
     return {"step_mb": (peak - base) / 2**20, "state_mb": base / 2**20}
 
 
-def _probes_in_subprocesses(variants: list[tuple[str, bool]], steps: int, data: Path | None) -> list[dict]:
-    """One fresh process per variant, run side by side (RSS is per process, so they do not disturb each other's
-    figures; only their wall time overlaps)."""
+PROBE_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+"""Environment of the CPU memory probes. glibc's malloc raises its mmap threshold as large blocks are freed (up to
+32 MiB), after which freed multi-MB tensors stay in the heap and RSS keeps counting them long after they died. A
+fixed 1 MiB threshold makes every tensor of 1 MiB or more its own mapping, handed back to the OS when freed, so RSS
+follows live tensor memory, as `max_memory_allocated` does on CUDA. (Without it the figures include allocator slack:
+the full run also records them, keys `..._glibc_default`.)"""
+
+
+def probe_env(default_malloc: bool = False) -> dict[str, str]:
+    return dict(os.environ) if default_malloc else {**os.environ, **PROBE_ENV}
+
+
+def _probes_in_subprocesses(variants: list[tuple[str, bool, bool]], steps: int, data: Path | None) -> list[dict]:
+    """One fresh process per (model, checkpointing, default malloc) variant, run side by side (RSS is per process,
+    so they do not disturb each other's figures; only their wall time overlaps)."""
     processes = []
-    for which, checkpointing in variants:
+    for which, checkpointing, default_malloc in variants:
         command = [sys.executable, __file__, "--memory-probe", json.dumps([which, checkpointing, steps])]
         if data:
             command += ["--data", str(data)]
-        processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                          env=probe_env(default_malloc)))
     probes = []
-    for (which, checkpointing), process in zip(variants, processes):
+    for (which, checkpointing, _), process in zip(variants, processes):
         stdout, stderr = process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"memory probe {which} checkpointing={checkpointing} failed:\n{stderr[-3000:]}")
@@ -189,12 +216,15 @@ def bench_training(args: argparse.Namespace) -> dict[str, float]:
     flops_ours = sum(p.numel() for n, p in ours.named_parameters() if ".encoder." in n and p.dim() == 2)
     flops_esm = sum(p.numel() for n, p in esm.named_parameters() if ".encoder." in n and p.dim() == 2)
     assert abs(flops_ours - flops_esm) / flops_esm < 0.01, (flops_ours, flops_esm)  # same matmul sizes per token
-    optimizers = {name: torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
-                  for name, model in (("ours", ours), ("esm", esm))}
+    optimizers = {name: _adamw(model) for name, model in (("ours", ours), ("esm", esm))}
     one_row = {k: v[:1] for k, v in batch.items()}
     for name, model in (("ours", ours), ("esm", esm)):  # warm-up on one sequence: Adam state, gradients, kernels
         _train_step(model, optimizers[name], one_row)()
     steps = {name: _train_step(model, optimizers[name], batch) for name, model in (("ours", ours), ("esm", esm))}
+    # With checkpointing too (the same models, switched on for these steps): ours only with --quick.
+    steps["ours_ckpt"] = _train_step(ours, optimizers["ours"], batch, checkpointing=True)
+    if not args.quick:
+        steps["esm_ckpt"] = _train_step(esm, optimizers["esm"], batch, checkpointing=True)
     seconds = alternate(steps, repeats=2 if args.quick else 5, warmups=0)
     tokens = rows * TOKENS
     results = {
@@ -204,17 +234,29 @@ def bench_training(args: argparse.Namespace) -> dict[str, float]:
         "training_tokens_per_s_ours": tokens / seconds["ours"],
         "training_tokens_per_s_esm": tokens / seconds["esm"],
         "training_speedup_vs_esm": seconds["esm"] / seconds["ours"],
+        "training_tokens_per_s_ours_ckpt": tokens / seconds["ours_ckpt"],
+        "training_ckpt_time_cost_ours": seconds["ours_ckpt"] / seconds["ours"],
     }
+    if "esm_ckpt" in seconds:
+        results["training_tokens_per_s_esm_ckpt"] = tokens / seconds["esm_ckpt"]
+        results["training_ckpt_speedup_vs_esm_ckpt"] = seconds["esm_ckpt"] / seconds["ours_ckpt"]
     del ours, esm, steps
     gc.collect()
     probe_steps = 1 if args.quick else 2
-    variants = [("ours", False), ("ours", True)] + ([] if args.quick else [("esm", False), ("esm", True)])
-    for (which, checkpointing), probe in zip(variants, _probes_in_subprocesses(variants, probe_steps, args.data)):
-        results[f"training_step_mem_mb_{which}_{'ckpt' if checkpointing else 'no_ckpt'}"] = probe["step_mb"]
-        results[f"training_process_mem_mb_{which}_{'ckpt' if checkpointing else 'no_ckpt'}"] = probe["state_mb"]
-    results["training_ckpt_mem_saving_ours"] = (
-        results["training_step_mem_mb_ours_no_ckpt"] / results["training_step_mem_mb_ours_ckpt"]
-    )
+    variants = [("ours", False, False), ("ours", True, False)]
+    if not args.quick:
+        variants += [("esm", False, False), ("esm", True, False), ("ours", False, True), ("ours", True, True)]
+    for (which, checkpointing, default_malloc), probe in zip(
+        variants, _probes_in_subprocesses(variants, probe_steps, args.data)
+    ):
+        key = f"{which}_{'ckpt' if checkpointing else 'no_ckpt'}{'_glibc_default' if default_malloc else ''}"
+        results[f"training_step_mem_mb_{key}"] = probe["step_mb"]
+        results[f"training_process_mem_mb_{key}"] = probe["state_mb"]
+    for which, suffix in (("ours", ""), ("esm", ""), ("ours", "_glibc_default")):
+        if f"training_step_mem_mb_{which}_ckpt{suffix}" in results:
+            results[f"training_ckpt_step_mem_reduction_{which}{suffix}"] = 1 - (
+                results[f"training_step_mem_mb_{which}_ckpt{suffix}"] / results[f"training_step_mem_mb_{which}_no_ckpt{suffix}"]
+            )
     return results
 
 

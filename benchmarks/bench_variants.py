@@ -11,7 +11,7 @@
   clustered variants (keys `..._saturation_...`): all three alternative bases at each of `total // 3` consecutive
   positions of chr20 from the first GIAB call on (saturation mutagenesis), where the variants of a window share its
   reference pass and the three alleles of a position share its masked pass.
-* `bench_embedding`: sequences/s of `embed_sequences` (length-sorted batches; `--quick`: the 2-layer width-64 model, 256
+* `bench_embedding`: sequences/s of `embed_sequences` (length-sorted batches; `--quick`: a 4-layer width-256 model, 256
   sequences) against naive padding (batches in
   input order, padded to their longest member: tokenizer(padding=True) + model + mean pooling) on real sequences of
   mixed lengths — GUE test sets of five tasks (70-500 bp) under `--data`, else windows of random length (60-1,200 bp)
@@ -44,7 +44,8 @@ def _alternate():
     return alternate
 
 
-def _model(quick: bool, context: int | None = None):
+def _model(quick: bool, context: int | None = None, width: int = 64, layers: int = 2):
+    """A random v2 model: the v2-50m shape, or with `quick` a small one (`layers` x `width`, FFN 2 x width)."""
     from nucleotide_transformer_hf import (
         NucleotideTransformerConfig,
         NucleotideTransformerForMaskedLM,
@@ -55,8 +56,8 @@ def _model(quick: bool, context: int | None = None):
     if quick:
         context = context or 512
         config = NucleotideTransformerConfig.from_preset(
-            "v2", hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
-            max_position_embeddings=context + 2,
+            "v2", hidden_size=width, num_hidden_layers=layers, num_attention_heads=width // 16 if width <= 64 else
+            width // 32, intermediate_size=2 * width, max_position_embeddings=context + 2,
         )
     else:
         config = NucleotideTransformerConfig.from_preset("nucleotide-transformer-v2-50m-multi-species")
@@ -213,7 +214,9 @@ def bench_embedding(args: argparse.Namespace) -> dict[str, float]:
 
     alternate = _alternate()
     quick = bool(getattr(args, "quick", False))
-    model, tokenizer = _model(quick, context=2048)
+    # --quick: 4 layers of width 256, where compute still outweighs the per-batch overhead that a width-64 toy
+    # model would time instead.
+    model, tokenizer = _model(quick, context=2048, width=256, layers=4)
     source, sequences = embedding_sequences(getattr(args, "data", None), 256 if quick else 1024)
     batch_size = 16
 
@@ -232,7 +235,7 @@ def bench_embedding(args: argparse.Namespace) -> dict[str, float]:
     if not np.allclose(np.stack(bucketed()), naive(), rtol=1e-4, atol=1e-5):
         raise AssertionError("bucketed and naive embeddings differ; the comparison would be void")
     seconds = alternate({"bucketed": bucketed, "naive": naive}, repeats=3, warmups=1)
-    tag = "quick_2layer_w64" if quick else "v2_50m_shape"
+    tag = "quick_4layer_w256" if quick else "v2_50m_shape"
     lengths = [len(s) for s in sequences]
     return {
         f"embedding_{tag}_{source}_sequences": len(sequences),

@@ -77,7 +77,7 @@ STATUSES = ("scored", "flagged", "skipped")
 """Per-variant outcomes."""
 
 DEFAULT_BATCH_SIZE = 8
-"""Windows per forward pass when the caller gives no `batch_size`."""
+"""Windows per forward pass (at the longest window's length) when the caller gives no `batch_size`."""
 
 _WHITESPACE = {ord(c): None for c in " \t\r\n"}
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
@@ -165,7 +165,11 @@ def run_forward_passes(
     progress: bool = False,
     description: str = "forward passes",
 ) -> list[Any]:
-    """Runs `passes` sorted by length, `batch_size` at a time, and returns what each one asks for, in input order.
+    """Runs `passes` sorted by length in batches and returns what each one asks for, in input order.
+
+    A batch holds `batch_size` passes of the longest length in `passes`, or more of shorter ones: as many as fit in
+    the same number of padded tokens (`batch_size` x the longest length), so that short windows run in larger,
+    more efficient batches at no more memory than a batch of long ones.
 
     `"sum"` gives `(sums (n_layers, hidden), count)`, `"tokens"` `(n_layers, stop - start, hidden)`, `"cls"`
     `(n_layers, hidden)`, all float32 numpy at the hidden-state indexes `layers`; `"log_probs"` a float32 vector
@@ -199,9 +203,8 @@ def run_forward_passes(
         bar = tqdm(total=len(passes), desc=description, unit="window")
     try:
         with torch.inference_mode():
-            for first in range(0, len(order), batch_size):
-                members = order[first : first + batch_size]
-                width = max(len(passes[i].ids) for i in members)
+            for members in _token_budget_batches([len(passes[i].ids) for i in order], order, batch_size):
+                width = len(passes[members[-1]].ids)  # sorted: the last member is the longest
                 ids = np.full((len(members), width), pad_token_id, dtype=np.int64)
                 mask = np.zeros((len(members), width), dtype=np.int64)
                 for row, i in enumerate(members):
@@ -226,6 +229,20 @@ def run_forward_passes(
         if bar is not None:
             bar.close()
     return results
+
+
+def _token_budget_batches(lengths: list[int], order: list[int], batch_size: int) -> list[list[int]]:
+    """Splits `order` (sorted by ascending `lengths`) into batches of at most `batch_size * max(lengths)` padded
+    tokens each (a batch's width is its last member's length)."""
+    if not order:
+        return []
+    budget = batch_size * lengths[-1]
+    batches, start = [], 0
+    for end in range(1, len(order) + 1):
+        if end == len(order) or (end + 1 - start) * lengths[end] > budget:
+            batches.append(order[start:end])
+            start = end
+    return batches
 
 
 def _read_batch(passes, members, stack, last_hidden, lm_head, results) -> None:
@@ -405,7 +422,8 @@ def embed_sequences(
         sequences: DNA strings of any length.
         pooling: `"mean"`, `"cls"`, `"token"` or `"nucleotide"`.
         layers: a hidden-state index or a list of them.
-        batch_size: windows per forward pass.
+        batch_size: windows per forward pass at the longest window's length; shorter windows are packed into the
+            same number of padded tokens (see `run_forward_passes`).
         window_overlap: tokens shared by consecutive windows of a long sequence (default a quarter of a window).
         max_window_tokens: use windows smaller than the model's context (tokens, `<cls>` not counted).
         progress: show a progress bar.

@@ -17,7 +17,9 @@ from nucleotide_transformer_hf.pipelines import (
     SCORE_NAMES,
     DnaEmbeddingPipeline,
     VariantEffectPipeline,
+    _token_budget_batches,
     classify_alleles,
+    embed_sequences,
     plan_variant_scores,
     register_pipelines,
     score_variants,
@@ -338,3 +340,41 @@ def test_shared_windows_reuse_reference_passes_with_identical_scores(tiny):
     a = score_variants(model, tokenizer, variants, share_windows=True)
     b = score_variants(model, tokenizer, variants, share_windows=False)
     assert a == b
+
+
+# ---- token-budget batching ---------------------------------------------------------------------------------------
+
+
+def test_token_budget_batches_hand_worked():
+    # batch_size 2 at the longest length 10: 20 padded tokens a batch. [2, 2, 3, 5] pads to 4 x 5 = 20 (fits);
+    # adding the 10 would pad to 5 x 10 = 50.
+    order = [4, 0, 3, 1, 2]
+    assert _token_budget_batches([2, 2, 3, 5, 10], order, 2) == [[4, 0, 3, 1], [2]]
+    # Equal lengths: exactly batch_size a batch, as plain batching would do.
+    assert _token_budget_batches([7] * 5, list(range(5)), 2) == [[0, 1], [2, 3], [4]]
+    assert _token_budget_batches([], [], 4) == []
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_token_budget_batches_cover_in_order_within_budget(seed):
+    rng = np.random.default_rng(seed)
+    lengths = sorted(rng.integers(1, 300, size=int(rng.integers(1, 60))).tolist())
+    batch_size = int(rng.integers(1, 9))
+    batches = _token_budget_batches(lengths, list(range(len(lengths))), batch_size)
+    assert [i for batch in batches for i in batch] == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) * lengths[batch[-1]] <= batch_size * lengths[-1]
+        assert len(batch) >= 1
+    # Greedy: a batch could not have taken the next member without breaking the budget.
+    for batch, following in zip(batches, batches[1:]):
+        assert (len(batch) + 1) * lengths[following[0]] > batch_size * lengths[-1]
+
+
+def test_embeddings_do_not_depend_on_batching(tiny):
+    model, tokenizer = tiny
+    # Short and long sequences: the short ones share a larger batch; every embedding equals the one-at-a-time one.
+    sequences = ["ACGTAC" * n + "GA" for n in (1, 2, 3, 20, 2, 1, 40)]
+    together = embed_sequences(model, tokenizer, sequences, batch_size=2)
+    alone = [embed_sequences(model, tokenizer, [s], batch_size=1)[0] for s in sequences]
+    for a, b in zip(together, alone):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
