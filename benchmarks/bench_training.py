@@ -3,7 +3,7 @@
     python benchmarks/bench_training.py [--quick] [--data ../shared/data]
 
 * Throughput: training tokens/s of one full step (forward, masked-LM loss, backward, AdamW step, zero_grad) at 512
-  tokens x batch 8 (4 with `--quick`) of real DNA masked by `MLMCollator`, ours and ESM alternately in one process
+  tokens x batch 8 (2 with `--quick`) of real DNA masked by `MLMCollator`, ours and ESM alternately in one process
   (`run.alternate`: a warm-up step on one sequence, then A B A B ..., medians), without and with gradient
   checkpointing. AdamW is fused, as `Trainer` runs it by default. ESM is configured to the same FLOPs per token:
   width 512, 12 layers, 16 heads, rotary positions, GELU FFN of width 3,072 (= SwiGLU 2 x 2,048 in + 2,048 out:
@@ -20,7 +20,7 @@
   slack; the full run records the default-allocator figures beside them. On CUDA the same probe uses
   `memory_allocated` / `max_memory_allocated`.
 
-`--quick` (CPU, about 2 minutes on 2 cores): batch 4, 2 rounds, checkpointed throughput and memory of our model only,
+`--quick` (CPU, about 1.5 minutes on 2 cores, memory aside): batch 2, 3 rounds, checkpointed throughput and memory of our model only,
 1 step per probe.
 """
 
@@ -33,13 +33,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
 TOKENS, BATCH = 512, 8
-QUICK_BATCH = 4  # --quick times steps of 4 x 512 tokens (`training_batch_tokens` says which)
+QUICK_BATCH = 2  # --quick times steps of 2 x 512 tokens (`training_batch_tokens` says which); memory is at BATCH
 
 
 def _alternate():
@@ -176,8 +177,9 @@ def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None)
     return {"step_mb": (peak - base) / 2**20, "state_mb": base / 2**20}
 
 
-PROBE_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
-"""Environment of the CPU memory probes. glibc's malloc raises its mmap threshold as large blocks are freed (up to
+PROBE_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20), "OMP_NUM_THREADS": "1"}
+"""Environment of the CPU memory probes. One thread each, so that the probes share the cores side by side without
+oversubscription (spinning OpenMP threads would slow them several-fold; the memory does not depend on it). glibc's malloc raises its mmap threshold as large blocks are freed (up to
 32 MiB), after which freed multi-MB tensors stay in the heap and RSS keeps counting them long after they died. A
 fixed 1 MiB threshold makes every tensor of 1 MiB or more its own mapping, handed back to the OS when freed, so RSS
 follows live tensor memory, as `max_memory_allocated` does on CUDA. (Without it the figures include allocator slack:
@@ -188,27 +190,47 @@ def probe_env(default_malloc: bool = False) -> dict[str, str]:
     return dict(os.environ) if default_malloc else {**os.environ, **PROBE_ENV}
 
 
-def _probes_in_subprocesses(variants: list[tuple[str, bool, bool]], steps: int, data: Path | None) -> list[dict]:
-    """One fresh process per (model, checkpointing, default malloc) variant, run side by side (RSS is per process,
-    so they do not disturb each other's figures; only their wall time overlaps)."""
+def start_memory_probes(args: argparse.Namespace) -> Callable[[], dict[str, float]]:
+    """Starts the training memory probes, one fresh process per (model, checkpointing, default malloc) variant, side
+    by side (RSS is per process, so they do not disturb each other's figures; only their wall time overlaps), and
+    returns the function that waits for them and gives their results. `run.py` starts them beside its inference
+    memory probes."""
+    steps = 1 if args.quick else 2
+    variants = [("ours", False, False), ("ours", True, False)]
+    if not args.quick:
+        variants += [("esm", False, False), ("esm", True, False), ("ours", False, True), ("ours", True, True)]
     processes = []
     for which, checkpointing, default_malloc in variants:
         command = [sys.executable, __file__, "--memory-probe", json.dumps([which, checkpointing, steps])]
-        if data:
-            command += ["--data", str(data)]
+        if args.data:
+            command += ["--data", str(args.data)]
         processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                           env=probe_env(default_malloc)))
-    probes = []
-    for (which, checkpointing, _), process in zip(variants, processes):
-        stdout, stderr = process.communicate()
-        if process.returncode != 0:
-            raise RuntimeError(f"memory probe {which} checkpointing={checkpointing} failed:\n{stderr[-3000:]}")
-        probes.append(json.loads(stdout.strip().splitlines()[-1]))
-    return probes
+
+    def collect() -> dict[str, float]:
+        results = {}
+        for (which, checkpointing, default_malloc), process in zip(variants, processes):
+            stdout, stderr = process.communicate()
+            if process.returncode != 0:
+                raise RuntimeError(f"memory probe {which} checkpointing={checkpointing} failed:\n{stderr[-3000:]}")
+            probe = json.loads(stdout.strip().splitlines()[-1])
+            key = f"{which}_{'ckpt' if checkpointing else 'no_ckpt'}{'_glibc_default' if default_malloc else ''}"
+            results[f"training_step_mem_mb_{key}"] = probe["step_mb"]
+            results[f"training_process_mem_mb_{key}"] = probe["state_mb"]
+        for which, suffix in (("ours", ""), ("esm", ""), ("ours", "_glibc_default")):
+            if f"training_step_mem_mb_{which}_ckpt{suffix}" in results:
+                results[f"training_ckpt_step_mem_reduction_{which}{suffix}"] = 1 - (
+                    results[f"training_step_mem_mb_{which}_ckpt{suffix}"]
+                    / results[f"training_step_mem_mb_{which}_no_ckpt{suffix}"]
+                )
+        return results
+
+    return collect
 
 
 def bench_training(args: argparse.Namespace) -> dict[str, float]:
-    """Training tokens/s, ours vs ESM of equal FLOPs, and a step's memory with and without gradient checkpointing."""
+    """Training tokens/s, ours vs ESM of equal FLOPs, without and with gradient checkpointing (`start_memory_probes`
+    measures memory)."""
     alternate = _alternate()
     rows = QUICK_BATCH if args.quick else BATCH
     batch = _batch(args.data, batch=rows)
@@ -225,7 +247,7 @@ def bench_training(args: argparse.Namespace) -> dict[str, float]:
     steps["ours_ckpt"] = _train_step(ours, optimizers["ours"], batch, checkpointing=True)
     if not args.quick:
         steps["esm_ckpt"] = _train_step(esm, optimizers["esm"], batch, checkpointing=True)
-    seconds = alternate(steps, repeats=2 if args.quick else 5, warmups=0)
+    seconds = alternate(steps, repeats=3 if args.quick else 5, warmups=0)
     tokens = rows * TOKENS
     results = {
         "training_batch_tokens": float(tokens),
@@ -240,23 +262,6 @@ def bench_training(args: argparse.Namespace) -> dict[str, float]:
     if "esm_ckpt" in seconds:
         results["training_tokens_per_s_esm_ckpt"] = tokens / seconds["esm_ckpt"]
         results["training_ckpt_speedup_vs_esm_ckpt"] = seconds["esm_ckpt"] / seconds["ours_ckpt"]
-    del ours, esm, steps
-    gc.collect()
-    probe_steps = 1 if args.quick else 2
-    variants = [("ours", False, False), ("ours", True, False)]
-    if not args.quick:
-        variants += [("esm", False, False), ("esm", True, False), ("ours", False, True), ("ours", True, True)]
-    for (which, checkpointing, default_malloc), probe in zip(
-        variants, _probes_in_subprocesses(variants, probe_steps, args.data)
-    ):
-        key = f"{which}_{'ckpt' if checkpointing else 'no_ckpt'}{'_glibc_default' if default_malloc else ''}"
-        results[f"training_step_mem_mb_{key}"] = probe["step_mb"]
-        results[f"training_process_mem_mb_{key}"] = probe["state_mb"]
-    for which, suffix in (("ours", ""), ("esm", ""), ("ours", "_glibc_default")):
-        if f"training_step_mem_mb_{which}_ckpt{suffix}" in results:
-            results[f"training_ckpt_step_mem_reduction_{which}{suffix}"] = 1 - (
-                results[f"training_step_mem_mb_{which}_ckpt{suffix}"] / results[f"training_step_mem_mb_{which}_no_ckpt{suffix}"]
-            )
     return results
 
 
@@ -270,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         which, checkpointing, steps = json.loads(args.memory_probe)
         print(json.dumps(memory_probe(which, checkpointing, steps, args.data)))
         return 0
-    for key, value in bench_training(args).items():
+    results = bench_training(args)
+    results.update(start_memory_probes(args)())
+    for key, value in results.items():
         print(f"{key:45} {value:>14,.2f}", flush=True)
     return 0
 

@@ -120,10 +120,11 @@ def dna_sequences(count: int, length: int, data: Path | None, seed: int = 0) -> 
 
 
 def numpy_limit_encoder(block_bases: int | None):
-    """The practical limit: a vectorised numpy base-4 encoder of equal-length A/C/G/T strings, straight to a tensor
-    of ids (`<cls>` + 6-mers from the left + single-base tail; no offsets, no attention mask, no padding, and no N
-    handling: an N is read as a base, so it is an upper bound, not a tokenizer). Rows go in blocks of about
-    `block_bases` bases (None: the whole batch at once), which keeps the temporaries in cache."""
+    """The practical limit: a vectorised numpy base-4 encoder of equal-length A/C/G/T strings, straight to the two
+    tensors the tokenizers return (ids: `<cls>` + 6-mers from the left + single-base tail; an all-ones attention
+    mask). No offsets, no padding and no N handling (an N is read as a base), so it is an upper bound, not a
+    tokenizer. Rows go in blocks of about `block_bases` bases (None: the whole batch at once), which keeps the
+    temporaries in cache."""
     import numpy as np
 
     from nucleotide_transformer_hf.tokenization_nucleotide_transformer import build_vocab
@@ -136,7 +137,7 @@ def numpy_limit_encoder(block_bases: int | None):
     first, cls = index["AAAAAA"], index["<cls>"]
     singles = np.array([index[letter] for letter in "ATCG"], dtype=np.int64)
 
-    def encode(sequences: list[str]) -> torch.Tensor:
+    def encode(sequences: list[str]) -> dict[str, torch.Tensor]:
         count, length = len(sequences), len(sequences[0])
         kmers = length // 6
         out = np.empty((count, 1 + kmers + length - 6 * kmers), dtype=np.int64)
@@ -154,7 +155,7 @@ def numpy_limit_encoder(block_bases: int | None):
             value += first
             out[top : top + len(block), 1 : 1 + kmers] = value
             out[top : top + len(block), 1 + kmers :] = singles[codes[:, 6 * kmers :]]
-        return torch.from_numpy(out)
+        return {"input_ids": torch.from_numpy(out), "attention_mask": torch.ones(out.shape, dtype=torch.int64)}
 
     return encode
 
@@ -184,7 +185,8 @@ def bench_tokenizer(args: argparse.Namespace) -> dict[str, float]:
               (("whole_batch", None), ("blocks_256k", 1 << 18), ("blocks_64k", 1 << 16))}  # fmt: skip
     plain = [sequence.replace("N", "A") for sequence in sequences[:20]]
     for encode in limits.values():
-        if not torch.equal(encode(plain), ours(plain, return_tensors="pt")["input_ids"]):
+        expected = ours(plain, return_tensors="pt")
+        if any(not torch.equal(tensor, expected[name]) for name, tensor in encode(plain).items()):
             raise AssertionError("the numpy limit encoder disagrees with ours on N-free DNA; the comparison would be void.")
 
     # The cheap candidates take several calls per round, so that a round of each lasts long enough to time.
@@ -241,15 +243,26 @@ def _encoder_flops(config, tokens: int, length: int) -> float:
     return tokens * L * (8 * H * H + 6 * H * F + 4 * length * H)
 
 
+GEMM_ROUND_PRODUCTS = 10
+GEMM_ROUND_FLOPS = GEMM_ROUND_PRODUCTS * 2 * 1024**3
+
+
 def bench_inference(args: argparse.Namespace) -> dict[str, float]:
     """Encoder forward tokens/s, ours vs ESM-SDPA of equal FLOPs, fp32 and (with a bf16 matrix unit) bf16 autocast;
-    achieved GFLOP/s and fraction of the measured GEMM rate."""
+    achieved GFLOP/s and its fraction of the fp32 GEMM rate (1024² products) measured in the same A B A B rounds."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtypes = ("fp32", "bf16") if has_bf16_matrix_unit() else ("fp32",)
     ours, esm, config = _v2_50m_pair(device)
     shapes = [(512, 1), (512, 8), (2048, 1)] if args.quick else [(512, 1), (512, 8), (2048, 1), (2048, 8)]
     results: dict[str, float] = {}
-    gemm = machine_info_cache.get("gemm_fp32_gflops")
+    gemm_a, gemm_b = torch.randn(1024, 1024, device=device), torch.randn(1024, 1024, device=device)
+
+    def gemm_round():
+        for _ in range(GEMM_ROUND_PRODUCTS):
+            gemm_a @ gemm_b
+        if device == "cuda":
+            torch.cuda.synchronize()
+
     for number, (length, batch) in enumerate(shapes):
         ids = torch.randint(6, 4102, (batch, length), device=device)
         ids[:, 0] = 3
@@ -260,11 +273,12 @@ def bench_inference(args: argparse.Namespace) -> dict[str, float]:
                 if device == "cuda":
                     torch.cuda.synchronize()
 
-            # --quick: a warm-up round for the first shape only; later shapes reuse its kernels, and a median of 3
-            # leaves out one slow first round.
-            warmups = 1 if not args.quick or number == 0 else 0
-            seconds = alternate({"ours": lambda: run(ours), "esm": lambda: run(esm)}, repeats=3 if args.quick else 5,
-                                warmups=warmups)
+            # --quick: a warm-up round at the first shape of each length only (batch 8 reuses batch 1's kernels).
+            warmups = 1 if not args.quick or number == 0 or shapes[number - 1][0] != length else 0
+            candidates = {"ours": lambda: run(ours), "esm": lambda: run(esm)}
+            if dtype == "fp32":  # the GEMM yardstick in the same rounds: this VM's speed drifts from minute to minute
+                candidates["gemm"] = gemm_round
+            seconds = alternate(candidates, repeats=3 if args.quick else 5, warmups=warmups)
             tag = f"{length}tok_b{batch}_{dtype}"
             tokens = length * batch
             results[f"inference_{tag}_ours_tokens_per_s"] = tokens / seconds["ours"]
@@ -273,7 +287,9 @@ def bench_inference(args: argparse.Namespace) -> dict[str, float]:
             results[f"inference_{tag}_speedup_vs_esm_sdpa"] = seconds["esm"] / seconds["ours"]
             gflops = _encoder_flops(config, tokens, length) / seconds["ours"] / 1e9
             results[f"inference_{tag}_ours_gflops"] = gflops
-            if dtype == "fp32" and gemm:
+            if dtype == "fp32":
+                gemm = GEMM_ROUND_FLOPS / seconds["gemm"] / 1e9
+                results[f"inference_{tag}_gemm_fp32_gflops_same_rounds"] = gemm
                 results[f"inference_{tag}_ours_fraction_of_gemm_peak"] = gflops / gemm
     for length, batch in shapes if "bf16" in dtypes else []:
         tag = f"{length}tok_b{batch}"
@@ -305,28 +321,37 @@ print((sampler.peak - sampler.base) / 2**20)
 def bench_memory(args: argparse.Namespace) -> dict[str, float]:
     """Peak RSS above the loaded weights (CPU, fresh process each: a warm-up forward on 64 tokens, freed heap handed
     back to the OS, then RSS sampled every millisecond through the forward) for 2,048 tokens (≈12 kb), batch 1 and 8,
-    with glibc's mmap threshold fixed as for the training probes (`bench_training.PROBE_ENV`)."""
+    with glibc's mmap threshold fixed as for the training probes (`bench_training.PROBE_ENV`); and, in processes
+    started beside these, the training step's memory (`bench_training.start_memory_probes`)."""
     import subprocess
 
-    from bench_training import probe_env
+    from bench_training import probe_env, start_memory_probes
+
+    training_probes = start_memory_probes(args)
 
     results = {}
     script = MEMORY_SCRIPT.format(benchmarks=str(REPO / "benchmarks"))
-    for batch in (1,) if args.quick else (1, 8):
-        for which in ("ours", "esm"):
-            out = subprocess.run([sys.executable, "-c", script, which, str(batch)], capture_output=True, text=True,
-                                 check=True, env=probe_env())
-            results[f"memory_2048tok_b{batch}_{which}{'_sdpa' if which == 'esm' else ''}_peak_mb_above_weights"] = float(
-                out.stdout.strip().splitlines()[-1]
-            )
+    variants = [(batch, which) for batch in ((1,) if args.quick else (1, 8)) for which in ("ours", "esm")]
+    # Side by side (RSS is per process, so the probes do not disturb each other's figures; only wall time overlaps).
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script, which, str(batch)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=probe_env())
+        for batch, which in variants
+    ]
+    for (batch, which), process in zip(variants, processes):
+        stdout, stderr = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"memory probe {which} batch {batch} failed:\n{stderr[-3000:]}")
+        key = f"memory_2048tok_b{batch}_{which}{'_sdpa' if which == 'esm' else ''}_peak_mb_above_weights"
+        results[key] = float(stdout.strip().splitlines()[-1])
+    for batch in sorted({batch for batch, _ in variants}):
         results[f"memory_2048tok_b{batch}_ratio_ours_to_esm_sdpa"] = (
             results[f"memory_2048tok_b{batch}_ours_peak_mb_above_weights"]
             / results[f"memory_2048tok_b{batch}_esm_sdpa_peak_mb_above_weights"]
         )
+    results.update(training_probes())
     return results
 
-
-machine_info_cache: dict[str, object] = {}
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, float]]] = {
     "tokenizer": bench_tokenizer,
@@ -343,12 +368,93 @@ def _register_benchmark_modules() -> None:
     BENCHMARKS.update(training=bench_training, embedding=bench_embedding, variants=bench_variants)
 
 
+def _fmt(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def summary_table(record: dict) -> list[str]:
+    """The headline rows (ours, baseline, ratio) of a record, as Markdown: what the README's performance section shows.
+    Rows whose keys the run did not produce (another mode, `--only`) are left out."""
+    r, gemm = record["results"], record["machine"].get("gemm_fp32_gflops")
+    rows = []
+
+    def row(keys, label, ours, baseline, ratio):
+        if all(key in r for key in keys):
+            rows.append(f"| {label} | {ours()} | {baseline()} | {ratio()} |")
+
+    n, bp = r.get("tokenizer_sequences", 0), r.get("tokenizer_sequence_bp", 0)
+    row(["tokenizer_ours_bp_per_s", "tokenizer_esm_bp_per_s"],
+        f"tokenizer, {n:,.0f} × {bp / 1000:.0f} kb real DNA with N → padded tensors",
+        lambda: f"{r['tokenizer_ours_bp_per_s'] / 1e6:,.1f} Mbp/s",
+        lambda: f"`EsmTokenizer` {r['tokenizer_esm_bp_per_s'] / 1e6:.2f} Mbp/s",
+        lambda: f"{r['tokenizer_speedup_vs_esm_tokenizer']:.1f}×")
+    row(["tokenizer_numpy_limit_bp_per_s"], "… against the numpy limit (ids + mask of N-free, equal-length DNA)",
+        lambda: f"{r['tokenizer_ours_bp_per_s'] / 1e6:,.1f} Mbp/s",
+        lambda: f"numpy limit {r['tokenizer_numpy_limit_bp_per_s'] / 1e6:,.0f} Mbp/s",
+        lambda: f"{r['tokenizer_ours_fraction_of_numpy_limit']:.0%} of it")
+    row(["tokenizer_ours_with_offsets_bp_per_s"], "… with offsets",
+        lambda: f"{r['tokenizer_ours_with_offsets_bp_per_s'] / 1e6:.2f} Mbp/s",
+        lambda: f"{r['tokenizer_esm_bp_per_s'] / 1e6:.2f} Mbp/s",
+        lambda: f"{r['tokenizer_with_offsets_speedup_vs_esm_tokenizer']:.1f}×")
+    for length, batch in ((512, 1), (512, 8), (2048, 1), (2048, 8)):
+        for dtype in ("fp32", "bf16"):
+            tag = f"inference_{length}tok_b{batch}_{dtype}"
+            peak = r.get(f"{tag}_ours_fraction_of_gemm_peak")
+            row([f"{tag}_ours_tokens_per_s"], f"inference {dtype}, {length:,} tokens, batch {batch}",
+                lambda: f"{r[f'{tag}_ours_tokens_per_s']:,.0f} tok/s ({r[f'{tag}_ours_gflops']:.0f} GFLOP/s"
+                + (f", {peak:.0%} of GEMM peak)" if peak else ")"),
+                lambda: f"ESM-SDPA {r[f'{tag}_esm_sdpa_tokens_per_s']:,.0f} tok/s",
+                lambda: f"{r[f'{tag}_speedup_vs_esm_sdpa']:.2f}×")
+    for batch in (1, 8):
+        tag = f"memory_2048tok_b{batch}"
+        row([f"{tag}_ours_peak_mb_above_weights"],
+            f"peak memory above weights, {'one' if batch == 1 else batch} 2,048-token (12 kb) sequence{'s' if batch > 1 else ''}",
+            lambda: f"{r[f'{tag}_ours_peak_mb_above_weights']:,.0f} MB",
+            lambda: f"ESM-SDPA {r[f'{tag}_esm_sdpa_peak_mb_above_weights']:,.0f} MB",
+            lambda: f"{r[f'{tag}_ratio_ours_to_esm_sdpa']:.2f}×")
+    rows_ = r.get("training_batch_tokens", 0) / 512
+    row(["training_tokens_per_s_ours"], f"training step (fwd + bwd + fused AdamW), {rows_:.0f} × 512 tokens",
+        lambda: f"{r['training_tokens_per_s_ours']:,.0f} tok/s",
+        lambda: f"`EsmForMaskedLM` {r['training_tokens_per_s_esm']:,.0f} tok/s",
+        lambda: f"{r['training_speedup_vs_esm']:.2f}×")
+    row(["training_tokens_per_s_ours_ckpt", "training_tokens_per_s_esm_ckpt"], "… with gradient checkpointing",
+        lambda: f"{r['training_tokens_per_s_ours_ckpt']:,.0f} tok/s",
+        lambda: f"{r['training_tokens_per_s_esm_ckpt']:,.0f} tok/s",
+        lambda: f"{r['training_ckpt_speedup_vs_esm_ckpt']:.2f}×")
+    if "training_tokens_per_s_esm_ckpt" not in r:
+        row(["training_tokens_per_s_ours_ckpt"], "… with gradient checkpointing",
+            lambda: f"{r['training_tokens_per_s_ours_ckpt']:,.0f} tok/s",
+            lambda: f"without {r['training_tokens_per_s_ours']:,.0f} tok/s",
+            lambda: f"{r['training_ckpt_time_cost_ours']:.2f}× the step time")
+    row(["training_ckpt_step_mem_reduction_ours"],
+        "training step memory above weights + Adam state, 8 × 512, gradient checkpointing",
+        lambda: f"{r['training_step_mem_mb_ours_ckpt']:,.0f} MB",
+        lambda: f"{r['training_step_mem_mb_ours_no_ckpt']:,.0f} MB without",
+        lambda: f"−{r['training_ckpt_step_mem_reduction_ours']:.0%}")
+    for key in sorted(k for k in r if k.endswith("_length_sorting_speedup")):
+        tag = key[: -len("_length_sorting_speedup")]
+        row([key], f"embedding mixed-length sequences ({r[tag + '_min_bp']:.0f}–{r[tag + '_max_bp']:.0f} bp), "
+            "length-sorted, token-budget batches",
+            lambda: f"{r[tag + '_length_sorted_sequences_per_s']:,.0f} seq/s",
+            lambda: f"naive padding {r[tag + '_naive_padding_sequences_per_s']:,.0f} seq/s",
+            lambda: f"{r[key]:.2f}×")
+    for key in sorted(k for k in r if k.endswith("_window_sharing_speedup")):
+        tag = key[: -len("window_sharing_speedup")]
+        what = ("clustered: saturation mutagenesis" if "_saturation_" in key else "real calls (GIAB chr20 + ClinVar)")
+        row([key], f"variant scoring, {what}, {r[tag + 'variants']:,.0f} variants, shared windows",
+            lambda: f"{r[tag + 'shared_windows_variants_per_s']:,.0f} var/s ({r[tag + 'forward_passes_shared_windows']:,.0f} passes)",
+            lambda: f"not shared {r[tag + 'no_sharing_variants_per_s']:,.0f} var/s ({r[tag + 'forward_passes_no_sharing']:,.0f})",
+            lambda: f"{r[key]:.2f}×")
+    return ["| benchmark | ours | baseline | ratio |", "| --- | ---: | ---: | ---: |", *rows]
+
+
 def write_results(record: dict[str, object], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{datetime.date.today().isoformat()}-{record['machine']['host']}"
     json_path = out_dir / f"{stem}.json"
     json_path.write_text(json.dumps(record, indent=2) + "\n")
-    lines = [f"# Benchmarks {stem}", "", f"Command: `{record['command']}`", "", "| machine | value |", "| --- | --- |"]
+    lines = [f"# Benchmarks {stem}", "", f"Command: `{record['command']}`", "", *summary_table(record), ""]
+    lines += ["| machine | value |", "| --- | --- |"]
     lines += [f"| {key} | {value} |" for key, value in record["machine"].items()]
     lines += ["", "| benchmark | wall seconds |", "| --- | --- |"]
     lines += [f"| {key} | {value} |" for key, value in record.get("wall_seconds", {}).items()]
@@ -369,7 +475,6 @@ def main(argv: list[str] | None = None) -> int:
 
     record = {"command": " ".join(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])}
     record["machine"] = machine_info()
-    machine_info_cache.update(record["machine"])
     results: dict[str, float] = {}
     record["wall_seconds"] = {}
     started = time.perf_counter()
@@ -385,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     width = max(map(len, results))
     for key, value in results.items():
         print(f"{key:{width}}  {value:>16,.2f}")
+    print("\n".join(["", *summary_table(record), ""]))
     print(f"wrote {path} and {path.with_suffix('.md')}")
     return 0
 

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     window_bp = args.window_bp or window_bp_for(config, tokenizer)
     sequence_tokens = window_bp // 6 + tokenizer.num_special_tokens_to_add()
     if args.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        model.activation_checkpointing_enable()
 
     holding_out = bool(args.held_out_records or args.held_out_files or args.held_out_fraction)
     report_to = args.report_to
