@@ -190,7 +190,7 @@ def bench_tokenizer(args: argparse.Namespace) -> dict[str, float]:
             raise AssertionError("the numpy limit encoder disagrees with ours on N-free DNA; the comparison would be void.")
 
     # The cheap candidates take several calls per round, so that a round of each lasts long enough to time.
-    calls = 5
+    calls = 20
     seconds = alternate(
         {
             "ours": lambda: [ours(sequences, return_tensors="pt", padding=True) for _ in range(calls)],

@@ -85,12 +85,40 @@ _CHUNK_BASES = 1 << 18  # bases per vectorised pass: its temporaries (a few MB) 
 # by the allocator from chunk to chunk, where larger chunks pay for fresh pages (2x slower at 2 Mbp)
 
 
-def _is_plain_dna(text: str) -> bool:
-    return text.isascii() and not text.encode("ascii").translate(None, _PLAIN_BYTES)
+def _plain_dna_chunks(texts: list) -> list[tuple[bytes, int]] | None:
+    """The texts as ASCII chunks of about `_CHUNK_BASES` bases, joined by the separator, with their string counts;
+    None unless every text is a str of A/C/G/T/N only (either case). One C-level check per chunk, not per string."""
+    chunks, start, bases = [], 0, 0
+    separator = _SEPARATOR.encode("ascii")
+    try:
+        for end, text in enumerate([*texts, None]):
+            if text is None or (end > start and bases + len(text) > _CHUNK_BASES):
+                joined = _SEPARATOR.join(texts[start:end]).encode("ascii")
+                # Only the letters and separators are left out; a separator inside a text would add one.
+                if joined.translate(None, _PLAIN_BYTES + separator) or joined.count(separator) != end - start - 1:
+                    return None
+                chunks.append((joined, end - start))
+                start, bases = end, 0
+            if text is not None:
+                bases += len(text)
+    except (TypeError, UnicodeEncodeError):  # not a str, or not ASCII
+        return None
+    return chunks
 
 
-def _plain_dna_token_ids(texts: list[str], first_kmer_id: int, single_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids (no specials) of plain A/C/G/T/N strings, concatenated, and the token count of each string.
+_KMER_ID_TABLES: dict[int, np.ndarray] = {}
+
+
+def _kmer_id_table(first_kmer_id: int) -> np.ndarray:
+    """6-mer value in bit order -> token id, for a vocabulary whose first 6-mer has id `first_kmer_id` (cached)."""
+    if first_kmer_id not in _KMER_ID_TABLES:
+        _KMER_ID_TABLES[first_kmer_id] = _KMER_BIT_TO_VOCAB + first_kmer_id
+    return _KMER_ID_TABLES[first_kmer_id]
+
+
+def _plain_dna_token_ids(joined: bytes, first_kmer_id: int, single_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids (no specials) of plain A/C/G/T/N strings (ASCII, joined by the separator: a `_plain_dna_chunks`
+    chunk), concatenated, and the token count of each string.
 
     Same rule as the `tokenizers` pipeline: within each maximal run of A/C/G/T, 6-mers from the run's start and
     the remainder as single nucleotides; each N one token. Vectorised over the whole chunk, no per-base Python. The
@@ -100,7 +128,7 @@ def _plain_dna_token_ids(texts: list[str], first_kmer_id: int, single_ids: np.nd
     start, mapped to its id and written to its output slot. Tails and Ns are per run (tokens come in position order).
     `single_ids` are the ids of A, T, C, G, N.
     """
-    raw = np.frombuffer(_SEPARATOR.join(texts).encode("ascii"), dtype=np.uint8)
+    raw = np.frombuffer(joined, dtype=np.uint8)
     size = raw.size
     breaks = np.flatnonzero((raw & np.uint8(0x0E)) == np.uint8(0x0E))  # the A/C/G/T runs lie between
     is_n = raw[breaks] != np.uint8(ord(_SEPARATOR))
@@ -130,9 +158,7 @@ def _plain_dna_token_ids(texts: list[str], first_kmer_id: int, single_ids: np.nd
         starts += rank * np.int32(KMER_SIZE)
         slots = np.repeat((first[:-1] - kmers_before).astype(np.int32), kmers)
         slots += rank
-        kmer_ids = _KMER_BIT_TO_VOCAB[values[starts]]
-        kmer_ids += first_kmer_id
-        ids[slots] = kmer_ids
+        ids[slots] = _kmer_id_table(first_kmer_id)[values[starts]]
 
     def spread(firsts: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """`[f, f + 1, ..., f + c - 1]` for each (f, c), concatenated."""
@@ -492,7 +518,8 @@ class NucleotideTransformerTokenizerFast(PreTrainedTokenizerFast):
         split = kwargs.get("split_special_tokens")
         texts = list(text) if is_batched else [text]
         # Plain A/C/G/T/N strings are valid by construction: one byte-level check serves both purposes.
-        plain = text_pair is None and all(isinstance(t, str) and _is_plain_dna(t) for t in texts)
+        chunks = _plain_dna_chunks(texts) if text_pair is None else None
+        plain = chunks is not None
         if not plain:
             self._validate(texts, is_batched, split_special_tokens=split)
         if text_pair is not None:
@@ -504,7 +531,7 @@ class NucleotideTransformerTokenizerFast(PreTrainedTokenizerFast):
         )
         if self._can_encode_to_arrays(text, text_pair, kwargs):
             if plain:
-                encoded = self._encode_plain_dna_to_arrays(texts, is_batched, check_length, **kwargs)
+                encoded = self._encode_plain_dna_to_arrays(texts, chunks, is_batched, check_length, **kwargs)
                 if encoded is not None:
                     return encoded
             return self._encode_to_arrays(text, text_pair, is_batched, check_length, **kwargs)
@@ -524,23 +551,17 @@ class NucleotideTransformerTokenizerFast(PreTrainedTokenizerFast):
             return False
         return text_pair is None or isinstance(text_pair, (str, list, tuple))
 
-    def _encode_plain_dna_to_arrays(self, texts, is_batched, check_length, **kwargs) -> BatchEncoding | None:
+    def _encode_plain_dna_to_arrays(self, texts, chunks, is_batched, check_length, **kwargs) -> BatchEncoding | None:
         # Vectorised numpy tokenization of plain A/C/G/T/N strings, bit-identical to the `tokenizers` pipeline;
         # returns None (generic path) when the result would be ragged, which only the generic path reports.
         token_id = self._tokenizer.token_to_id
         single_ids = np.array([token_id(letter) for letter in NUCLEOTIDES + EXTRA_NUCLEOTIDES], dtype=np.int64)
         first_kmer_id = token_id("A" * KMER_SIZE)
         pieces, counts = [], []
-        chunk, chunk_bases = [], 0
-        for text in texts + [None]:
-            if text is None or (chunk and chunk_bases + len(text) > _CHUNK_BASES):
-                ids, chunk_counts = _plain_dna_token_ids(chunk, first_kmer_id, single_ids)
-                pieces.append(ids)
-                counts.append(chunk_counts)
-                chunk, chunk_bases = [], 0
-            if text is not None:
-                chunk.append(text)
-                chunk_bases += len(text)
+        for joined, _ in chunks:
+            ids, chunk_counts = _plain_dna_token_ids(joined, first_kmer_id, single_ids)
+            pieces.append(ids)
+            counts.append(chunk_counts)
         specials = 1 if kwargs.get("add_special_tokens", True) else 0
         max_length = kwargs.get("max_length")
         truncate = kwargs.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE) != (

@@ -271,6 +271,15 @@ def test_invalid_character_in_batch_names_sequence_index(tok):
         tok["v1"](["ACGT", "ACGT"], ["A", "AZ"])
 
 
+def test_vectorised_path_separator_inside_a_text_is_refused(tok):
+    # The vectorised path joins a batch with "~" and checks it bytewise: a "~" inside a text must still be an error,
+    # never a silent split of that text into two sequences.
+    with pytest.raises(ValueError, match=r"'~' at position 4 of sequence 1 of the batch"):
+        tok["v2"](["ACGTAC", "ACGT~ACGT", "AC"], padding=True, return_tensors="pt")
+    with pytest.raises(ValueError, match=r"'~' at position 0 of the sequence"):
+        tok["v2"]("~", return_tensors="np")
+
+
 @pytest.mark.parametrize("code", IUPAC + IUPAC.lower())
 def test_iupac_codes_need_opt_in_and_map_to_n(tok, code):
     with pytest.raises(ValueError, match="allow_iupac=True"):
