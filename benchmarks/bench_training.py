@@ -11,7 +11,7 @@
   activation, and ties its LM decoder to the input embedding (ours is untied as in the checkpoints: 2.1 M more
   parameters, the same FLOPs).
 * Memory: the extra memory a training step needs above weights + gradients + Adam state (activations and
-  temporaries), with and without gradient checkpointing, at 512 tokens x batch 8. CPU tensors are invisible to
+  temporaries), with and without gradient checkpointing, at 512 tokens x batch 8 (4 with `--quick`). CPU tensors are invisible to
   `torch.cuda` counters and to `tracemalloc`, and the process's RSS high-water mark (`ru_maxrss`) is already set by
   the warm-up, so each variant runs in a fresh subprocess that takes one warm-up step on one sequence (Adam state,
   gradients and lazy buffers now exist), hands freed heap pages back to the OS (`malloc_trim`), records its resident
@@ -21,7 +21,7 @@
   `memory_allocated` / `max_memory_allocated`.
 
 `--quick` (CPU, about 1.5 minutes on 2 cores, memory aside): batch 2, 3 rounds, checkpointed throughput and memory of our model only,
-1 step per probe.
+memory at batch 4, 1 step per probe.
 """
 
 import argparse
@@ -40,7 +40,8 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 TOKENS, BATCH = 512, 8
-QUICK_BATCH = 2  # --quick times steps of 2 x 512 tokens (`training_batch_tokens` says which); memory is at BATCH
+QUICK_BATCH = 2  # --quick times steps of 2 x 512 tokens (`training_batch_tokens` says which)
+QUICK_MEMORY_BATCH = 4  # and measures the memory of 4 x 512-token steps (`training_memory_batch_tokens`)
 
 
 def _alternate():
@@ -150,11 +151,11 @@ class _PeakRSS(threading.Thread):
         self.peak = max(self.peak, _rss_bytes())
 
 
-def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None) -> dict[str, float]:
+def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None, rows: int = BATCH) -> dict[str, float]:
     """Runs in its own process: MB a training step needs above weights + gradients + Adam state."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = _models(which).to(device).train()
-    batch = {k: v.to(device) for k, v in _batch(data).items()}
+    batch = {k: v.to(device) for k, v in _batch(data, batch=rows).items()}
     optimizer = _adamw(model)
     step = _train_step(model, optimizer, batch, checkpointing)
     _train_step(model, optimizer, {k: v[:1] for k, v in batch.items()}, checkpointing)()  # warm-up on one sequence: Adam state,
@@ -196,19 +197,20 @@ def start_memory_probes(args: argparse.Namespace) -> Callable[[], dict[str, floa
     returns the function that waits for them and gives their results. `run.py` starts them beside its inference
     memory probes."""
     steps = 1 if args.quick else 2
+    rows = QUICK_MEMORY_BATCH if args.quick else BATCH
     variants = [("ours", False, False), ("ours", True, False)]
     if not args.quick:
         variants += [("esm", False, False), ("esm", True, False), ("ours", False, True), ("ours", True, True)]
     processes = []
     for which, checkpointing, default_malloc in variants:
-        command = [sys.executable, __file__, "--memory-probe", json.dumps([which, checkpointing, steps])]
+        command = [sys.executable, __file__, "--memory-probe", json.dumps([which, checkpointing, steps, rows])]
         if args.data:
             command += ["--data", str(args.data)]
         processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                           env=probe_env(default_malloc)))
 
     def collect() -> dict[str, float]:
-        results = {}
+        results = {"training_memory_batch_tokens": float(rows * TOKENS)}
         for (which, checkpointing, default_malloc), process in zip(variants, processes):
             stdout, stderr = process.communicate()
             if process.returncode != 0:
@@ -272,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_probe:
-        which, checkpointing, steps = json.loads(args.memory_probe)
-        print(json.dumps(memory_probe(which, checkpointing, steps, args.data)))
+        which, checkpointing, steps, rows = json.loads(args.memory_probe)
+        print(json.dumps(memory_probe(which, checkpointing, steps, args.data, rows)))
         return 0
     results = bench_training(args)
     results.update(start_memory_probes(args)())

@@ -229,7 +229,7 @@ class NucleotideTransformerAttention(nn.Module):
 
 
 class NucleotideTransformerIntermediate(nn.Module):
-    """First FFN projection and activation: GELU (v1) or SwiGLU (v2, one matmul producing gate then value)."""
+    """First FFN projection and activation: GELU (v1) or SwiGLU (v2: one weight, gate rows then value rows)."""
 
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__()
@@ -238,12 +238,21 @@ class NucleotideTransformerIntermediate(nn.Module):
         self.dense = nn.Linear(config.hidden_size, out_features, bias=config.ffn_bias)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.dense(hidden_states)
-        if self.glu:
-            # Rows [0, F) of the weight are the gate (SiLU side), rows [F, 2F) the value side (nt-reference §3.1).
-            gate, value = hidden_states.chunk(2, dim=-1)
+        if not self.glu:
+            return gelu(self.dense(hidden_states))
+        # Rows [0, F) of the weight are the gate (SiLU side), rows [F, 2F) the value side (nt-reference §3.1).
+        if type(self.dense) is nn.Linear:
+            # Two products on the contiguous row blocks of the one weight: faster on CPU than one product of twice the
+            # width (benchmarks/), and gate and value come out contiguous for the elementwise ops.
+            weight, bias = self.dense.weight, self.dense.bias
+            half = weight.shape[0] // 2
+            gate = nn.functional.linear(hidden_states, weight[:half], None if bias is None else bias[:half])
+            value = nn.functional.linear(hidden_states, weight[half:], None if bias is None else bias[half:])
+        else:  # a wrapped layer (an adapter, a quantised linear) runs as itself
+            gate, value = self.dense(hidden_states).chunk(2, dim=-1)
+        if torch.is_grad_enabled():
             return nn.functional.silu(gate) * value
-        return gelu(hidden_states)
+        return nn.functional.silu(gate, inplace=True).mul_(value)  # no autograd: no extra buffers
 
 
 class NucleotideTransformerOutput(nn.Module):

@@ -316,6 +316,33 @@ def test_swiglu_gate_and_value_halves():
     assert module.dense.bias is None
 
 
+class _WrappedLinear(torch.nn.Linear):
+    """Stands for an adapter or quantised layer: not exactly `nn.Linear`, so the module must call it as itself."""
+
+    def forward(self, x):
+        return super().forward(x) + 1.0  # a visible effect, as an adapter would have
+
+
+def test_swiglu_split_products_inference_mode_and_wrapped_dense():
+    config = NucleotideTransformerModelTester("v2").get_config()
+    module = NucleotideTransformerIntermediate(config)
+    x = torch.randn(3, 7, config.hidden_size)
+    W, F = module.dense.weight, config.intermediate_size
+    reference = torch.nn.functional.silu(x @ W[:F].T) * (x @ W[F:].T)
+    torch.testing.assert_close(module(x), reference)
+    with torch.inference_mode():  # the in-place path
+        torch.testing.assert_close(module(x), reference)
+    x.requires_grad_(True)
+    module(x).sum().backward()  # the autograd path reaches both halves of the one weight
+    assert module.dense.weight.grad[:F].abs().sum() > 0 and module.dense.weight.grad[F:].abs().sum() > 0
+    # A wrapped dense (LoRA, quantisation) is called as a module, never bypassed through its weight.
+    wrapped = _WrappedLinear(config.hidden_size, 2 * F, bias=False)
+    wrapped.weight = module.dense.weight
+    module.dense = wrapped
+    shifted = torch.nn.functional.silu(x @ W[:F].T + 1.0) * (x @ W[F:].T + 1.0)
+    torch.testing.assert_close(module(x), shifted)
+
+
 def test_rotary_self_attention_matches_hand_written_reference():
     """Attention with RoPE computed element by element: pairs (i, i + d/2), angle p / 10000^(2i/d), q scaled first."""
     tester = NucleotideTransformerModelTester("v2")
