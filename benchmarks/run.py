@@ -278,7 +278,7 @@ def bench_inference(args: argparse.Namespace) -> dict[str, float]:
             candidates = {"ours": lambda: run(ours), "esm": lambda: run(esm)}
             if dtype == "fp32":  # the GEMM yardstick in the same rounds: this VM's speed drifts from minute to minute
                 candidates["gemm"] = gemm_round
-            seconds = alternate(candidates, repeats=3 if args.quick else 5, warmups=warmups)
+            seconds = alternate(candidates, repeats=5, warmups=warmups)  # medians of 5: the VM drifts
             tag = f"{length}tok_b{batch}_{dtype}"
             tokens = length * batch
             results[f"inference_{tag}_ours_tokens_per_s"] = tokens / seconds["ours"]
