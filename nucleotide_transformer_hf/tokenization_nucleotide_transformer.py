@@ -153,10 +153,12 @@ def _plain_dna_token_ids(joined: bytes, first_kmer_id: int, single_ids: np.ndarr
         values <<= np.uint16(4)
         values |= pairs[4:]
         kmers_before = np.cumsum(kmers) - kmers
-        rank = np.arange(int(kmers.sum()), dtype=np.int32)  # a chunk is far below 2**31 bases
-        starts = np.repeat((run_starts - KMER_SIZE * kmers_before).astype(np.int32), kmers)
-        starts += rank * np.int32(KMER_SIZE)
-        slots = np.repeat((first[:-1] - kmers_before).astype(np.int32), kmers)
+        # 32-bit positions (half the memory traffic) unless one string is itself over 2**31 bases long.
+        index = np.int32 if size < 2**31 else np.int64
+        rank = np.arange(int(kmers.sum()), dtype=index)
+        starts = np.repeat((run_starts - KMER_SIZE * kmers_before).astype(index), kmers)
+        starts += rank * index(KMER_SIZE)
+        slots = np.repeat((first[:-1] - kmers_before).astype(index), kmers)
         slots += rank
         ids[slots] = _kmer_id_table(first_kmer_id)[values[starts]]
 
