@@ -11,17 +11,17 @@
   activation, and ties its LM decoder to the input embedding (ours is untied as in the checkpoints: 2.1 M more
   parameters, the same FLOPs).
 * Memory: the extra memory a training step needs above weights + gradients + Adam state (activations and
-  temporaries), with and without gradient checkpointing, at 512 tokens x batch 8 (4 with `--quick`). CPU tensors are invisible to
-  `torch.cuda` counters and to `tracemalloc`, and the process's RSS high-water mark (`ru_maxrss`) is already set by
-  the warm-up, so each variant runs in a fresh subprocess that takes one warm-up step on one sequence (Adam state,
-  gradients and lazy buffers now exist), hands freed heap pages back to the OS (`malloc_trim`), records its resident
-  set size (RSS), then samples RSS every millisecond during the measured step: peak minus that RSS. The probes run
+  temporaries), with and without gradient checkpointing, at 512 tokens x batch 8 (4 with `--quick`). CPU tensors
+  are invisible to `torch.cuda` counters and to `tracemalloc`, and the process's RSS high-water mark (`ru_maxrss`)
+  is already set by the warm-up, so each variant runs in a fresh subprocess that takes one warm-up step on one
+  sequence (Adam state, gradients and lazy buffers now exist), hands freed heap pages back to the OS
+  (`malloc_trim`), records its resident set size (RSS), then samples RSS every millisecond during the measured step: peak minus that RSS. The probes run
   with glibc's mmap threshold fixed at 1 MiB (`PROBE_ENV`), so that RSS follows live tensors rather than allocator
   slack; the full run records the default-allocator figures beside them. On CUDA the same probe uses
   `memory_allocated` / `max_memory_allocated`.
 
-`--quick` (CPU, about 1.5 minutes on 2 cores, memory aside): batch 2, 3 rounds, checkpointed throughput and memory of our model only,
-memory at batch 4, 1 step per probe.
+`--quick` (CPU, about 1.5 minutes on 2 cores, memory aside): batch 2, 3 rounds, checkpointed throughput and memory
+of our model only, memory at batch 4, 1 step per probe.
 """
 
 import argparse
@@ -180,9 +180,9 @@ def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None,
 
 PROBE_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20), "OMP_NUM_THREADS": "1"}
 """Environment of the CPU memory probes. One thread each, so that the probes share the cores side by side without
-oversubscription (spinning OpenMP threads would slow them several-fold; the memory does not depend on it). glibc's malloc raises its mmap threshold as large blocks are freed (up to
-32 MiB), after which freed multi-MB tensors stay in the heap and RSS keeps counting them long after they died. A
-fixed 1 MiB threshold makes every tensor of 1 MiB or more its own mapping, handed back to the OS when freed, so RSS
+oversubscription (spinning OpenMP threads would slow them several-fold; the memory does not depend on it). glibc's
+malloc raises its mmap threshold as large blocks are freed (up to 32 MiB), after which freed multi-MB tensors stay
+in the heap and RSS keeps counting them long after they died. A fixed 1 MiB threshold makes every tensor of 1 MiB or more its own mapping, handed back to the OS when freed, so RSS
 follows live tensor memory, as `max_memory_allocated` does on CUDA. (Without it the figures include allocator slack:
 the full run also records them, keys `..._glibc_default`.)"""
 

@@ -56,8 +56,8 @@ def _model(quick: bool, context: int | None = None, width: int = 64, layers: int
     if quick:
         context = context or 512
         config = NucleotideTransformerConfig.from_preset(
-            "v2", hidden_size=width, num_hidden_layers=layers, num_attention_heads=width // 16 if width <= 64 else
-            width // 32, intermediate_size=2 * width, max_position_embeddings=context + 2,
+            "v2", hidden_size=width, num_hidden_layers=layers, num_attention_heads=max(4, width // 32),
+            intermediate_size=2 * width, max_position_embeddings=context + 2,
         )
     else:
         config = NucleotideTransformerConfig.from_preset("nucleotide-transformer-v2-50m-multi-species")

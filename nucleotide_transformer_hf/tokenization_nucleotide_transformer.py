@@ -85,8 +85,8 @@ _CHUNK_BASES = 1 << 18  # bases per vectorised pass: its temporaries (a few MB) 
 # by the allocator from chunk to chunk, where larger chunks pay for fresh pages (2x slower at 2 Mbp)
 
 
-def _plain_dna_chunks(texts: list) -> list[tuple[bytes, int]] | None:
-    """The texts as ASCII chunks of about `_CHUNK_BASES` bases, joined by the separator, with their string counts;
+def _plain_dna_chunks(texts: list) -> list[bytes] | None:
+    """The texts as ASCII chunks of about `_CHUNK_BASES` bases, joined by the separator (whole texts, in order);
     None unless every text is a str of A/C/G/T/N only (either case). One C-level check per chunk, not per string."""
     chunks, start, bases = [], 0, 0
     separator = _SEPARATOR.encode("ascii")
@@ -97,7 +97,7 @@ def _plain_dna_chunks(texts: list) -> list[tuple[bytes, int]] | None:
                 # Only the letters and separators are left out; a separator inside a text would add one.
                 if joined.translate(None, _PLAIN_BYTES + separator) or joined.count(separator) != end - start - 1:
                     return None
-                chunks.append((joined, end - start))
+                chunks.append(joined)
                 start, bases = end, 0
             if text is not None:
                 bases += len(text)
@@ -167,9 +167,8 @@ def _plain_dna_token_ids(joined: bytes, first_kmer_id: int, single_ids: np.ndarr
         steps = np.arange(int(counts.sum()), dtype=np.int64)
         return np.repeat(firsts - (np.cumsum(counts) - counts), counts) + steps
 
-    bit_order_ids = single_ids[[NUCLEOTIDES.index(letter) for letter in _BIT_ORDER]]
     tail_bases = spread(run_starts + kmers * KMER_SIZE, tails)
-    ids[spread(first[:-1] + kmers, tails)] = bit_order_ids[codes[tail_bases]]
+    ids[spread(first[:-1] + kmers, tails)] = single_ids[_BIT_TO_VOCAB_DIGIT[codes[tail_bases]]]
     ids[first[1:-1][is_n] - 1] = single_ids[4]  # an N is the last token before the next run
     # Tokens up to each separator, hence per string.
     before = first[1:-1][~is_n]
@@ -560,7 +559,7 @@ class NucleotideTransformerTokenizerFast(PreTrainedTokenizerFast):
         single_ids = np.array([token_id(letter) for letter in NUCLEOTIDES + EXTRA_NUCLEOTIDES], dtype=np.int64)
         first_kmer_id = token_id("A" * KMER_SIZE)
         pieces, counts = [], []
-        for joined, _ in chunks:
+        for joined in chunks:
             ids, chunk_counts = _plain_dna_token_ids(joined, first_kmer_id, single_ids)
             pieces.append(ids)
             counts.append(chunk_counts)
