@@ -108,6 +108,8 @@ def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch:
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=False)
+        if loss.is_cuda:  # timers around the step measure the work, not its queueing
+            torch.cuda.synchronize(loss.device)
         return loss
 
     return step
@@ -151,9 +153,26 @@ class _PeakRSS(threading.Thread):
         self.peak = max(self.peak, _rss_bytes())
 
 
-def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None, rows: int = BATCH) -> dict[str, float]:
+def peak_memory_above_baseline(work: Callable[[], object], device: str) -> int:
+    """Bytes that `work()` needs above what is live before it: on CUDA peak minus current `memory_allocated`; on the
+    CPU, after freed heap pages are handed back to the OS, the largest RSS sampled every millisecond minus the RSS
+    before. Called in a fresh process after a warm-up, so that the baseline holds the weights and lazily created
+    state and nothing else."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        work()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    _release_freed_memory()
+    with _PeakRSS() as sampler:
+        work()
+    return sampler.peak - sampler.base
+
+
+def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None, rows: int, device: str) -> dict[str, float]:
     """Runs in its own process: MB a training step needs above weights + gradients + Adam state."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     model = _models(which).to(device).train()
     batch = {k: v.to(device) for k, v in _batch(data, batch=rows).items()}
     optimizer = _adamw(model)
@@ -161,21 +180,16 @@ def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None,
     _train_step(model, optimizer, {k: v[:1] for k, v in batch.items()}, checkpointing)()  # warm-up on one sequence: Adam state,
     # gradients (kept, zeroed) and lazily created buffers now exist
     if device == "cuda":
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        for _ in range(steps):
-            step()
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated()
+        state = torch.cuda.memory_allocated()
     else:
         _release_freed_memory()
-        base = _rss_bytes()
-        with _PeakRSS() as sampler:
-            for _ in range(steps):
-                step()
-        peak = sampler.peak
-    return {"step_mb": (peak - base) / 2**20, "state_mb": base / 2**20}
+        state = _rss_bytes()
+
+    def run_steps():
+        for _ in range(steps):
+            step()
+
+    return {"step_mb": peak_memory_above_baseline(run_steps, device) / 2**20, "state_mb": state / 2**20}
 
 
 PROBE_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20), "OMP_NUM_THREADS": "1"}
@@ -200,10 +214,13 @@ def start_memory_probes(args: argparse.Namespace) -> Callable[[], dict[str, floa
     rows = QUICK_MEMORY_BATCH if args.quick else BATCH
     variants = [("ours", False, False), ("ours", True, False)]
     if not args.quick:
-        variants += [("esm", False, False), ("esm", True, False), ("ours", False, True), ("ours", True, True)]
+        variants += [("esm", False, False), ("esm", True, False)]
+        if args.device == "cpu":  # the allocator's slack in RSS; CUDA counts allocated tensors either way
+            variants += [("ours", False, True), ("ours", True, True)]
     processes = []
     for which, checkpointing, default_malloc in variants:
-        command = [sys.executable, __file__, "--memory-probe", json.dumps([which, checkpointing, steps, rows])]
+        probe = [which, checkpointing, steps, rows, args.device]
+        command = [sys.executable, __file__, "--memory-probe", json.dumps(probe)]
         if args.data:
             command += ["--data", str(args.data)]
         processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -235,8 +252,8 @@ def bench_training(args: argparse.Namespace) -> dict[str, float]:
     measures memory)."""
     alternate = _alternate()
     rows = QUICK_BATCH if args.quick else BATCH
-    batch = _batch(args.data, batch=rows)
-    ours, esm = _models("ours").train(), _models("esm").train()
+    batch = {k: v.to(args.device) for k, v in _batch(args.data, batch=rows).items()}
+    ours, esm = _models("ours").to(args.device).train(), _models("esm").to(args.device).train()
     flops_ours = sum(p.numel() for n, p in ours.named_parameters() if ".encoder." in n and p.dim() == 2)
     flops_esm = sum(p.numel() for n, p in esm.named_parameters() if ".encoder." in n and p.dim() == 2)
     assert abs(flops_ours - flops_esm) / flops_esm < 0.01, (flops_ours, flops_esm)  # same matmul sizes per token
@@ -272,10 +289,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import add_device_argument
+
+    add_device_argument(parser)
     args = parser.parse_args(argv)
     if args.memory_probe:
-        which, checkpointing, steps, rows = json.loads(args.memory_probe)
-        print(json.dumps(memory_probe(which, checkpointing, steps, args.data, rows)))
+        which, checkpointing, steps, rows, device = json.loads(args.memory_probe)
+        print(json.dumps(memory_probe(which, checkpointing, steps, args.data, rows, device)))
         return 0
     results = bench_training(args)
     results.update(start_memory_probes(args)())

@@ -44,8 +44,9 @@ def _alternate():
     return alternate
 
 
-def _model(quick: bool, context: int | None = None, width: int = 64, layers: int = 2):
-    """A random v2 model: the v2-50m shape, or with `quick` a small one (`layers` x `width`, FFN 2 x width)."""
+def _model(device: str, quick: bool, context: int | None = None, width: int = 64, layers: int = 2):
+    """A random v2 model on `device`: the v2-50m shape, or with `quick` a small one (`layers` x `width`, FFN 2 x
+    width)."""
     from nucleotide_transformer_hf import (
         NucleotideTransformerConfig,
         NucleotideTransformerForMaskedLM,
@@ -61,7 +62,7 @@ def _model(quick: bool, context: int | None = None, width: int = 64, layers: int
         )
     else:
         config = NucleotideTransformerConfig.from_preset("nucleotide-transformer-v2-50m-multi-species")
-    model = NucleotideTransformerForMaskedLM(config).eval()
+    model = NucleotideTransformerForMaskedLM(config).to(device).eval()
     tokenizer = NucleotideTransformerTokenizerFast(vocab_layout="v2", model_max_length=config.context_length)
     return model, tokenizer
 
@@ -153,15 +154,15 @@ def _sharing_ab(model, tokenizer, vcf: Path, fasta: Path, folder: Path, warmups:
 def bench_variants(args: argparse.Namespace) -> dict[str, float]:
     """variants/s of score-variants with and without window sharing (alternating): on real variants (GIAB calls and
     ClinVar SNVs, mostly one per window) and on clustered ones (saturation mutagenesis of a chr20 stretch)."""
-    quick = bool(getattr(args, "quick", False))
+    quick = args.quick
     total = 100 if quick else 1000
-    model, tokenizer = _model(quick)
+    model, tokenizer = _model(args.device, quick)
     tag = "quick_2layer_w64_ctx512" if quick else "v2_50m_shape"
     prefix = f"score_variants_{tag}"
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        fasta, vcf, giab, clinvar = write_variant_inputs(folder, getattr(args, "data", None), total)
+        fasta, vcf, giab, clinvar = write_variant_inputs(folder, args.data, total)
         saturation = write_saturation_vcf(folder, fasta, positions=total // 3)
         for name, path in (("", vcf), ("saturation_", saturation)):
             seconds, summaries, windows = _sharing_ab(model, tokenizer, path, fasta, folder, 0 if quick else 1)
@@ -213,11 +214,11 @@ def bench_embedding(args: argparse.Namespace) -> dict[str, float]:
     from nucleotide_transformer_hf.pipelines import embed_sequences
 
     alternate = _alternate()
-    quick = bool(getattr(args, "quick", False))
+    quick = args.quick
     # --quick: 4 layers of width 256, where compute still outweighs the per-batch overhead that a width-64 toy
     # model would time instead.
-    model, tokenizer = _model(quick, context=2048, width=256, layers=4)
-    source, sequences = embedding_sequences(getattr(args, "data", None), 256 if quick else 1024)
+    model, tokenizer = _model(args.device, quick, context=2048, width=256, layers=4)
+    source, sequences = embedding_sequences(args.data, 256 if quick else 1024)
     batch_size = 16
 
     def bucketed():
@@ -228,8 +229,9 @@ def bench_embedding(args: argparse.Namespace) -> dict[str, float]:
         with torch.inference_mode():
             for start in range(0, len(sequences), batch_size):
                 batch = tokenizer(sequences[start : start + batch_size], return_tensors="pt", padding=True)
+                batch = {k: v.to(model.device) for k, v in batch.items()}
                 hidden = model.esm(**batch).last_hidden_state
-                out.append(pool_hidden_states(hidden, batch["attention_mask"], "mean").numpy())
+                out.append(pool_hidden_states(hidden, batch["attention_mask"], "mean").cpu().numpy())
         return np.concatenate(out)
 
     if not np.allclose(np.stack(bucketed()), naive(), rtol=1e-4, atol=1e-5):
@@ -252,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--only", choices=("variants", "embedding"), action="append")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import add_device_argument
+
+    add_device_argument(parser)
     args = parser.parse_args(argv)
     for name in args.only or ("variants", "embedding"):
         results = {"variants": bench_variants, "embedding": bench_embedding}[name](args)

@@ -1,9 +1,11 @@
 """Side-by-side benchmarks: ours and a baseline alternately in one process (A B A B ..., warm-ups, medians).
 
-    python benchmarks/run.py [--quick] [--data ../shared/data] [--only tokenizer]
+    python benchmarks/run.py [--quick] [--data ../shared/data] [--only tokenizer] [--device cpu]
 
 Prints a table of absolute figures and ratios, and writes `benchmarks/results/<date>-<host>.json` plus a Markdown
-summary beside it. Each ratio sits in the JSON under a stable, self-explaining key.
+summary beside it. Each ratio sits in the JSON under a stable, self-explaining key. The models run on CUDA where
+there is a GPU (the full mode's target: timings synchronise, memory is `max_memory_allocated`), else on the CPU;
+`--device cpu` keeps them on the CPU. The tokenizer runs on the CPU either way.
 """
 
 import argparse
@@ -41,6 +43,26 @@ def alternate(candidates: dict[str, Callable[[], object]], repeats: int, warmups
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def synchronize(device: str) -> None:
+    """Waits for queued CUDA work, so that a timer around it measures the work (a no-op on the CPU)."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def gemm_size(device: str) -> int:
+    """Side of the square GEMM yardstick: 1024 on a CPU; 4096 on a GPU, where a 1024² product is too short to time."""
+    return 4096 if device == "cuda" else 1024
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=default_device(),
+                        help="where the models run (default: cuda when there is a GPU, else cpu)")
+
+
 def cpu_flags() -> set[str]:
     """The CPU's feature flags (Linux `/proc/cpuinfo`; empty elsewhere)."""
     try:
@@ -50,20 +72,19 @@ def cpu_flags() -> set[str]:
         return set()
 
 
-def has_bf16_matrix_unit() -> bool:
+def has_bf16_matrix_unit(device: str) -> bool:
     """True on CUDA and on CPUs with bf16 matrix instructions (AVX512-BF16 or AMX-BF16). Elsewhere torch emulates
     bf16 matmuls, many times slower than fp32, so the bf16 benchmarks (and the issue's bf16 target) do not apply."""
-    return torch.cuda.is_available() or bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    return device == "cuda" or bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
-def gemm_gflops(dtype: torch.dtype, n: int = 1024) -> float:
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+def gemm_gflops(dtype: torch.dtype, device: str) -> float:
+    n = gemm_size(device)
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
 
     def run():
         a @ b
-        if device == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
 
     for _ in range(3):  # warm-up
         run()
@@ -75,7 +96,7 @@ def gemm_gflops(dtype: torch.dtype, n: int = 1024) -> float:
     return round(2 * n**3 / best / 1e9, 1)
 
 
-def machine_info() -> dict[str, object]:
+def machine_info(device: str) -> dict[str, object]:
     """CPU, threads and library versions, plus measured GEMM GFLOP/s in fp32 and, where the hardware has bf16 matrix
     instructions, bf16 (the yardsticks for the model benchmarks)."""
     cpu = platform.processor() or platform.machine()
@@ -84,8 +105,9 @@ def machine_info() -> dict[str, object]:
             cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    bf16 = has_bf16_matrix_unit()
+    bf16 = has_bf16_matrix_unit(device)
     return {
+        "device": device,
         "host": socket.gethostname(),
         "cpu": cpu,
         "torch_threads": torch.get_num_threads(),
@@ -93,9 +115,9 @@ def machine_info() -> dict[str, object]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
-        "gemm_fp32_gflops": gemm_gflops(torch.float32),
+        "gemm_fp32_gflops": gemm_gflops(torch.float32, device),
         "bf16_matrix_unit": bf16,
-        "gemm_bf16_gflops": gemm_gflops(torch.bfloat16) if bf16 else None,
+        "gemm_bf16_gflops": gemm_gflops(torch.bfloat16, device) if bf16 else None,
     }
 
 
@@ -244,24 +266,24 @@ def _encoder_flops(config, tokens: int, length: int) -> float:
 
 
 GEMM_ROUND_PRODUCTS = 10
-GEMM_ROUND_FLOPS = GEMM_ROUND_PRODUCTS * 2 * 1024**3
 
 
 def bench_inference(args: argparse.Namespace) -> dict[str, float]:
     """Encoder forward tokens/s, ours vs ESM-SDPA of equal FLOPs, fp32 and (with a bf16 matrix unit) bf16 autocast;
-    achieved GFLOP/s and its fraction of the fp32 GEMM rate (1024² products) measured in the same A B A B rounds."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtypes = ("fp32", "bf16") if has_bf16_matrix_unit() else ("fp32",)
+    achieved GFLOP/s and its fraction of the fp32 GEMM rate (`gemm_size` products) measured in the same A B A B
+    rounds."""
+    device = args.device
+    dtypes = ("fp32", "bf16") if has_bf16_matrix_unit(device) else ("fp32",)
     ours, esm, config = _v2_50m_pair(device)
     shapes = [(512, 1), (512, 8), (2048, 1)] if args.quick else [(512, 1), (512, 8), (2048, 1), (2048, 8)]
     results: dict[str, float] = {}
-    gemm_a, gemm_b = torch.randn(1024, 1024, device=device), torch.randn(1024, 1024, device=device)
+    n = gemm_size(device)
+    gemm_a, gemm_b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
 
     def gemm_round():
         for _ in range(GEMM_ROUND_PRODUCTS):
             gemm_a @ gemm_b
-        if device == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
 
     for number, (length, batch) in enumerate(shapes):
         ids = torch.randint(6, 4102, (batch, length), device=device)
@@ -270,8 +292,7 @@ def bench_inference(args: argparse.Namespace) -> dict[str, float]:
             def run(model, ids=ids, dtype=dtype):
                 with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bf16"):
                     model(ids)
-                if device == "cuda":
-                    torch.cuda.synchronize()
+                synchronize(device)
 
             # --quick: a warm-up round at the first shape of each length only (batch 8 reuses batch 1's kernels).
             warmups = 1 if not args.quick or number == 0 or shapes[number - 1][0] != length else 0
@@ -288,7 +309,7 @@ def bench_inference(args: argparse.Namespace) -> dict[str, float]:
             gflops = _encoder_flops(config, tokens, length) / seconds["ours"] / 1e9
             results[f"inference_{tag}_ours_gflops"] = gflops
             if dtype == "fp32":
-                gemm = GEMM_ROUND_FLOPS / seconds["gemm"] / 1e9
+                gemm = GEMM_ROUND_PRODUCTS * 2 * n**3 / seconds["gemm"] / 1e9
                 results[f"inference_{tag}_gemm_fp32_gflops_same_rounds"] = gemm
                 results[f"inference_{tag}_ours_fraction_of_gemm_peak"] = gflops / gemm
     for length, batch in shapes if "bf16" in dtypes else []:
@@ -303,26 +324,23 @@ MEMORY_SCRIPT = """
 import sys, torch
 sys.path.insert(0, {benchmarks!r})
 from run import _v2_50m_pair
-from bench_training import _PeakRSS, _release_freed_memory, _rss_bytes
-which, batch = sys.argv[1], int(sys.argv[2])
-ours, esm, _ = _v2_50m_pair("cpu")
+from bench_training import peak_memory_above_baseline
+which, batch, device = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ours, esm, _ = _v2_50m_pair(device)
 model = ours if which == "ours" else esm
 del ours, esm  # only the measured model stays alive
-ids = torch.randint(6, 4102, (batch, 2048)); ids[:, 0] = 3
+ids = torch.randint(6, 4102, (batch, 2048), device=device); ids[:, 0] = 3
 with torch.inference_mode():
     model(ids[:, :64])  # warm-up on a short input: lazily created buffers and kernels exist, little is left over
-_release_freed_memory()
-with _PeakRSS() as sampler, torch.inference_mode():
-    model(ids)
-print((sampler.peak - sampler.base) / 2**20)
+    print(peak_memory_above_baseline(lambda: model(ids), device) / 2**20)
 """
 
 
 def bench_memory(args: argparse.Namespace) -> dict[str, float]:
-    """Peak RSS above the loaded weights (CPU, fresh process each: a warm-up forward on 64 tokens, freed heap handed
-    back to the OS, then RSS sampled every millisecond through the forward) for 2,048 tokens (≈12 kb), batch 1 and 8,
-    with glibc's mmap threshold fixed as for the training probes (`bench_training.PROBE_ENV`); and, in processes
-    started beside these, the training step's memory (`bench_training.start_memory_probes`)."""
+    """Peak memory above the loaded weights (a fresh process each, after a warm-up forward on 64 tokens:
+    `bench_training.peak_memory_above_baseline`, RSS on the CPU, allocated memory on CUDA) for 2,048 tokens (≈12 kb),
+    batch 1 and 8, with glibc's mmap threshold fixed as for the training probes (`bench_training.PROBE_ENV`); and,
+    in processes started beside these, the training step's memory (`bench_training.start_memory_probes`)."""
     import subprocess
 
     from bench_training import probe_env, start_memory_probes
@@ -334,7 +352,7 @@ def bench_memory(args: argparse.Namespace) -> dict[str, float]:
     variants = [(batch, which) for batch in ((1,) if args.quick else (1, 8)) for which in ("ours", "esm")]
     # Side by side (RSS is per process, so the probes do not disturb each other's figures; only wall time overlaps).
     processes = [
-        subprocess.Popen([sys.executable, "-c", script, which, str(batch)], stdout=subprocess.PIPE,
+        subprocess.Popen([sys.executable, "-c", script, which, str(batch), args.device], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=probe_env())
         for batch, which in variants
     ]
@@ -472,10 +490,11 @@ def main(argv: list[str] | None = None) -> int:
     _register_benchmark_modules()
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only these benchmarks")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    add_device_argument(parser)
     args = parser.parse_args(argv)
 
     record = {"command": " ".join(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])}
-    record["machine"] = machine_info()
+    record["machine"] = machine_info(args.device)
     results: dict[str, float] = {}
     record["wall_seconds"] = {}
     started = time.perf_counter()

@@ -378,3 +378,33 @@ def test_embeddings_do_not_depend_on_batching(tiny):
     alone = [embed_sequences(model, tokenizer, [s], batch_size=1)[0] for s in sequences]
     for a, b in zip(together, alone):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+# ---- reduced precision -------------------------------------------------------------------------------------------
+
+
+def test_a_bf16_model_runs_both_pipelines_close_to_fp32(tiny):
+    """Users load checkpoints with `dtype=torch.bfloat16` on GPUs: the pipelines take such a model as it is, return
+    float32 numpy, and stay within bf16 rounding of the fp32 results."""
+    model, tokenizer = tiny
+    bf16 = NucleotideTransformerForMaskedLM(model.config).to(torch.bfloat16).eval()
+    bf16.load_state_dict(model.state_dict())  # same weights, rounded to bf16
+    sequences = [random_dna(300, 31), random_dna(90, 32)]
+    for pooling in ("mean", "cls"):
+        fp32 = embed_sequences(model, tokenizer, sequences, pooling=pooling)
+        low = embed_sequences(bf16, tokenizer, sequences, pooling=pooling)
+        for a, b in zip(low, fp32):
+            assert a.dtype == np.float32
+            # Elements of size ~1 after the final LayerNorm; bf16 keeps 8 significant bits (a rounding is ≤ 0.004),
+            # and the 2 layers here end ~0.003 away: 0.01 allows 3x that, far below the embeddings' spread.
+            np.testing.assert_allclose(a, b, rtol=0, atol=0.01)
+    sequence = random_dna(200, 33)
+    variants = [{"sequence": sequence, "position": p, "ref": sequence[p], "alt": "A" if sequence[p] != "A" else "G"}
+                for p in (40, 100)]
+    for low, full in zip(score_variants(bf16, tokenizer, variants), score_variants(model, tokenizer, variants)):
+        assert low["status"] == full["status"] == "scored"
+        for name in SCORE_NAMES:
+            assert np.isfinite(low[name])
+            # The distances are small (L2 ≈ 0.03) and built from embeddings each ~0.003 off: within 10% of the fp32
+            # score (a zero distance, alt read as ref, would fail), plus 1e-3 for the cosine near 1.
+            np.testing.assert_allclose(low[name], full[name], rtol=0.1, atol=1e-3, err_msg=name)
