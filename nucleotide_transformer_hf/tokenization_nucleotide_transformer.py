@@ -71,9 +71,11 @@ _ALLOWED_BYTES_IUPAC = _ALLOWED_BYTES + _IUPAC_LETTERS.encode("ascii")
 # ---- vectorised path for plain A/C/G/T/N text -------------------------------------------------------------------
 
 # Codes straight from the ASCII bytes of plain text, no lookup: `(byte >> 1) & 3` is A/a -> 0, C/c -> 1, T/t -> 2,
-# G/g -> 3 ("bit order"), and `byte & 0x0E == 0x0E` holds for N, n and the batch separator "~" only.
+# G/g -> 3 ("bit order"), and bit 3 (0x08) is set in N, n and the batch separator "~" only (the run breaks).
 _BIT_ORDER = "ACTG"
 _SEPARATOR = "~"
+_BREAK_BIT = np.uint8(0x08)
+_WORD_BYTES = np.arange(8)  # byte offsets within a 64-bit word
 _BIT_TO_VOCAB_DIGIT = np.array([NUCLEOTIDES.index(letter) for letter in _BIT_ORDER], dtype=np.int64)
 # 6-mer value in bit order (base 4, first base most significant) -> the same 6-mer's value in vocabulary order.
 _KMER_BIT_TO_VOCAB = sum(
@@ -81,8 +83,7 @@ _KMER_BIT_TO_VOCAB = sum(
     for i in range(KMER_SIZE)
 )
 _PLAIN_BYTES = b"ACGTNacgtn"
-_CHUNK_BASES = 1 << 18  # bases per vectorised pass: its temporaries (a few MB) stay in cache and are reused
-# by the allocator from chunk to chunk, where larger chunks pay for fresh pages (2x slower at 2 Mbp)
+_CHUNK_BASES = 1 << 18  # bases per vectorised pass: its per-base buffers (a few hundred kB) stay in cache
 
 
 def _plain_dna_chunks(texts: list) -> list[bytes] | None:
@@ -94,8 +95,8 @@ def _plain_dna_chunks(texts: list) -> list[bytes] | None:
         for end, text in enumerate([*texts, None]):
             if text is None or (end > start and bases + len(text) > _CHUNK_BASES):
                 joined = _SEPARATOR.join(texts[start:end]).encode("ascii")
-                # Only the letters and separators are left out; a separator inside a text would add one.
-                if joined.translate(None, _PLAIN_BYTES + separator) or joined.count(separator) != end - start - 1:
+                # With the letters deleted, only the separators between texts may be left (one pass, no count).
+                if joined.translate(None, _PLAIN_BYTES) != separator * (end - start - 1):
                     return None
                 chunks.append(joined)
                 start, bases = end, 0
@@ -116,23 +117,47 @@ def _kmer_id_table(first_kmer_id: int) -> np.ndarray:
     return _KMER_ID_TABLES[first_kmer_id]
 
 
-def _plain_dna_token_ids(joined: bytes, first_kmer_id: int, single_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _scratch(buffers: dict, name: str, dtype, size: int) -> np.ndarray:
+    """A work buffer of `size` items kept in `buffers` from one chunk to the next (no fresh pages per chunk)."""
+    buffer = buffers.get(name)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[name] = np.empty(size, dtype=dtype)
+    return buffer[:size]
+
+
+def _spread(firsts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """`[f, f + 1, ..., f + c - 1]` for each (f, c), concatenated."""
+    steps = np.arange(int(counts.sum()), dtype=np.int64)
+    return np.repeat(firsts - (np.cumsum(counts) - counts), counts) + steps
+
+
+def _plain_dna_token_ids(
+    joined: bytes, first_kmer_id: int, single_ids: np.ndarray, buffers: dict | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Token ids (no specials) of plain A/C/G/T/N strings (ASCII, joined by the separator: a `_plain_dna_chunks`
     chunk), concatenated, and the token count of each string.
 
     Same rule as the `tokenizers` pipeline: within each maximal run of A/C/G/T, 6-mers from the run's start and
-    the remainder as single nucleotides; each N one token. Vectorised over the whole chunk, no per-base Python. The
-    per-base work is a few byte-wide passes: codes and run breaks (N or string separator) by bit arithmetic on the
-    ASCII bytes, and the 6-mer value starting at every position, built by doubling (2 bases, 4 bases, 6 bases) in
-    8- and 16-bit arithmetic. The per-token work is two gathers and one scatter: each 6-mer's value read at its
-    start, mapped to its id and written to its output slot. Tails and Ns are per run (tokens come in position order).
-    `single_ids` are the ids of A, T, C, G, N.
+    the remainder as single nucleotides; each N one token. Vectorised over the whole chunk, no per-base Python. Per
+    base, five byte-wide passes into work buffers reused across chunks (`buffers`): the break flags (N and
+    separators, then searched 8 bytes at a time), the 2-bit codes (two), and the value of the base pair at every
+    position (two). A 6-mer's value is then read at its start as three pairs (three gathers per token), mapped to
+    its id by one table, and written in order to the slots that tails and Ns leave free. `single_ids` are the ids
+    of A, T, C, G, N. (numpy's uint8 `left_shift` is not vectorised, a multiplication is; `flatnonzero` is fast on
+    booleans only; `take` converts indices that are not np.intp.)
     """
+    buffers = {} if buffers is None else buffers
     raw = np.frombuffer(joined, dtype=np.uint8)
     size = raw.size
-    breaks = np.flatnonzero((raw & np.uint8(0x0E)) == np.uint8(0x0E))  # the A/C/G/T runs lie between
+    words = -(-size // 8)
+    flags = _scratch(buffers, "flags", np.uint8, 8 * words)
+    np.bitwise_and(raw, _BREAK_BIT, out=flags[:size])
+    flags[size:] = 0
+    candidates = (np.flatnonzero(flags.view(np.uint64) != 0)[:, None] * 8 + _WORD_BYTES).ravel()
+    breaks = candidates[flags[candidates] != 0]  # the A/C/G/T runs lie between
     is_n = raw[breaks] != np.uint8(ord(_SEPARATOR))
-    codes = raw >> np.uint8(1)
+    codes = _scratch(buffers, "codes", np.uint8, size)
+    np.right_shift(raw, np.uint8(1), out=codes)
     codes &= np.uint8(3)
     run_starts = np.concatenate(([0], breaks + 1))  # run r is [run_starts[r], run_ends[r]); breaks[r] follows it
     run_ends = np.concatenate((breaks, [size]))
@@ -143,33 +168,29 @@ def _plain_dna_token_ids(joined: bytes, first_kmer_id: int, single_ids: np.ndarr
     first = np.concatenate(([0], np.cumsum(run_tokens)))
     total = int(first[-1])
     ids = np.empty(total, dtype=np.int64)
+    tail_slots = _spread(first[:-1] + kmers, tails)
+    n_slots = first[1:-1][is_n] - 1  # an N is the last token before the next run
 
-    if size >= KMER_SIZE:  # value of the 6-mer starting at each position (garbage where a break is inside: unread)
-        pairs = codes[:-1] << np.uint8(2)
+    if size >= KMER_SIZE:
+        pairs = _scratch(buffers, "pairs", np.uint8, size - 1)  # value of the base pair at each position
+        np.multiply(codes[:-1], np.uint8(4), out=pairs)
         pairs |= codes[1:]
-        quads = pairs[:-2] << np.uint8(4)
-        quads |= pairs[2:]
-        values = quads[:-2].astype(np.uint16)
-        values <<= np.uint16(4)
-        values |= pairs[4:]
         kmers_before = np.cumsum(kmers) - kmers
-        # 32-bit positions (half the memory traffic) unless one string is itself over 2**31 bases long.
-        index = np.int32 if size < 2**31 else np.int64
-        rank = np.arange(int(kmers.sum()), dtype=index)
-        starts = np.repeat((run_starts - KMER_SIZE * kmers_before).astype(index), kmers)
-        starts += rank * index(KMER_SIZE)
-        slots = np.repeat((first[:-1] - kmers_before).astype(index), kmers)
-        slots += rank
-        ids[slots] = _kmer_id_table(first_kmer_id)[values[starts]]
+        # Positions and values as np.intp: `take` converts any other index type first.
+        starts = np.repeat((run_starts - KMER_SIZE * kmers_before).astype(np.intp), kmers)
+        starts += np.arange(0, KMER_SIZE * int(kmers.sum()), KMER_SIZE, dtype=np.intp)
+        values = pairs.take(starts).astype(np.intp)
+        for offset in (2, 4):
+            values *= 16
+            values |= pairs[offset:].take(starts)
+        is_kmer = np.ones(total, dtype=bool)
+        is_kmer[tail_slots] = False
+        is_kmer[n_slots] = False
+        ids[is_kmer] = _kmer_id_table(first_kmer_id).take(values)
 
-    def spread(firsts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """`[f, f + 1, ..., f + c - 1]` for each (f, c), concatenated."""
-        steps = np.arange(int(counts.sum()), dtype=np.int64)
-        return np.repeat(firsts - (np.cumsum(counts) - counts), counts) + steps
-
-    tail_bases = spread(run_starts + kmers * KMER_SIZE, tails)
-    ids[spread(first[:-1] + kmers, tails)] = single_ids[_BIT_TO_VOCAB_DIGIT[codes[tail_bases]]]
-    ids[first[1:-1][is_n] - 1] = single_ids[4]  # an N is the last token before the next run
+    tail_bases = _spread(run_starts + kmers * KMER_SIZE, tails)
+    ids[tail_slots] = single_ids[_BIT_TO_VOCAB_DIGIT[codes[tail_bases]]]
+    ids[n_slots] = single_ids[4]
     # Tokens up to each separator, hence per string.
     before = first[1:-1][~is_n]
     return ids, np.diff(np.concatenate(([0], before, [total])))
@@ -558,9 +579,9 @@ class NucleotideTransformerTokenizerFast(PreTrainedTokenizerFast):
         token_id = self._tokenizer.token_to_id
         single_ids = np.array([token_id(letter) for letter in NUCLEOTIDES + EXTRA_NUCLEOTIDES], dtype=np.int64)
         first_kmer_id = token_id("A" * KMER_SIZE)
-        pieces, counts = [], []
+        pieces, counts, buffers = [], [], {}
         for joined in chunks:
-            ids, chunk_counts = _plain_dna_token_ids(joined, first_kmer_id, single_ids)
+            ids, chunk_counts = _plain_dna_token_ids(joined, first_kmer_id, single_ids, buffers)
             pieces.append(ids)
             counts.append(chunk_counts)
         specials = 1 if kwargs.get("add_special_tokens", True) else 0
