@@ -426,7 +426,7 @@ def test_gradient_checkpointing_gives_same_gradients(version):
         torch.manual_seed(0)
         model = NucleotideTransformerForMaskedLM(config).train()
         if checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
             assert model.esm.encoder.layer[0].gradient_checkpointing
         model(ids, attention_mask=mask, labels=labels).loss.backward()
         grads.append({name: p.grad.clone() for name, p in model.named_parameters()})
