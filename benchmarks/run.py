@@ -97,8 +97,8 @@ def gemm_gflops(dtype: torch.dtype, device: str, n: int | None = None) -> float:
 
 
 def machine_info(device: str) -> dict[str, object]:
-    """CPU, threads and library versions, plus measured GEMM GFLOP/s in fp32 and, where the hardware has bf16 matrix
-    instructions, bf16 (the yardsticks for the model benchmarks)."""
+    """Device, CPU, threads and library versions, plus measured GEMM GFLOP/s in fp32 and bf16 (the yardsticks for the
+    model benchmarks); without bf16 matrix instructions, bf16 on small products only (it is emulated, ~100x slower)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as handle:
