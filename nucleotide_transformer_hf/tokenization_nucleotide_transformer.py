@@ -132,7 +132,7 @@ def _spread(firsts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def _plain_dna_token_ids(
-    joined: bytes, first_kmer_id: int, single_ids: np.ndarray, buffers: dict | None = None
+    joined: bytes, first_kmer_id: int, single_ids: np.ndarray, buffers: dict
 ) -> tuple[np.ndarray, np.ndarray]:
     """Token ids (no specials) of plain A/C/G/T/N strings (ASCII, joined by the separator: a `_plain_dna_chunks`
     chunk), concatenated, and the token count of each string.
@@ -146,7 +146,6 @@ def _plain_dna_token_ids(
     of A, T, C, G, N. (numpy's uint8 `left_shift` is not vectorised, a multiplication is; `flatnonzero` is fast on
     booleans only; `take` converts indices that are not np.intp.)
     """
-    buffers = {} if buffers is None else buffers
     raw = np.frombuffer(joined, dtype=np.uint8)
     size = raw.size
     words = -(-size // 8)
