@@ -82,7 +82,9 @@ def _batch(data: Path | None, batch: int = BATCH, tokens: int = TOKENS) -> dict[
     for path in sorted(folder.glob("*.fa*")):
         for record in read_fasta(path):
             sequence = record.sequence.upper()
-            windows += [sequence[i : i + bp] for i in range(0, len(sequence) - bp + 1, bp) if "N" not in sequence[i : i + bp]]
+            windows += [
+                sequence[i : i + bp] for i in range(0, len(sequence) - bp + 1, bp) if "N" not in sequence[i : i + bp]
+            ]
     tokenizer = NucleotideTransformerTokenizerFast(vocab_layout="v2")
     rows = [{"input_ids": ids} for ids in tokenizer(windows[:batch])["input_ids"]]
     encoded = MLMCollator(tokenizer, seed=0)(rows)
@@ -96,8 +98,12 @@ def _adamw(model: torch.nn.Module) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0, fused=True)
 
 
-def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
-                checkpointing: bool = False):
+def _train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: dict[str, torch.Tensor],
+    checkpointing: bool = False,
+):
     def step():
         if checkpointing != model.is_activation_checkpointing:
             if checkpointing:
@@ -171,13 +177,17 @@ def peak_memory_above_baseline(work: Callable[[], object], device: str) -> int:
     return sampler.peak - sampler.base
 
 
-def memory_probe(which: str, checkpointing: bool, steps: int, data: Path | None, rows: int, device: str) -> dict[str, float]:
+def memory_probe(
+    which: str, checkpointing: bool, steps: int, data: Path | None, rows: int, device: str
+) -> dict[str, float]:
     """Runs in its own process: MB a training step needs above weights + gradients + Adam state."""
     model = _models(which).to(device).train()
     batch = {k: v.to(device) for k, v in _batch(data, batch=rows).items()}
     optimizer = _adamw(model)
     step = _train_step(model, optimizer, batch, checkpointing)
-    _train_step(model, optimizer, {k: v[:1] for k, v in batch.items()}, checkpointing)()  # warm-up on one sequence: Adam state,
+    _train_step(
+        model, optimizer, {k: v[:1] for k, v in batch.items()}, checkpointing
+    )()  # warm-up on one sequence: Adam state,
     # gradients (kept, zeroed) and lazily created buffers now exist
     if device == "cuda":
         state = torch.cuda.memory_allocated()
@@ -223,8 +233,11 @@ def start_memory_probes(args: argparse.Namespace) -> Callable[[], dict[str, floa
         command = [sys.executable, __file__, "--memory-probe", json.dumps(probe)]
         if args.data:
             command += ["--data", str(args.data)]
-        processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                          env=probe_env(default_malloc)))
+        processes.append(
+            subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=probe_env(default_malloc)
+            )
+        )
 
     def collect() -> dict[str, float]:
         results = {"training_memory_batch_tokens": float(rows * TOKENS)}

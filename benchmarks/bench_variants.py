@@ -57,8 +57,12 @@ def _model(device: str, quick: bool, context: int | None = None, width: int = 64
     if quick:
         context = context or 512
         config = NucleotideTransformerConfig.from_preset(
-            "v2", hidden_size=width, num_hidden_layers=layers, num_attention_heads=max(4, width // 32),
-            intermediate_size=2 * width, max_position_embeddings=context + 2,
+            "v2",
+            hidden_size=width,
+            num_hidden_layers=layers,
+            num_attention_heads=max(4, width // 32),
+            intermediate_size=2 * width,
+            max_position_embeddings=context + 2,
         )
     else:
         config = NucleotideTransformerConfig.from_preset("nucleotide-transformer-v2-50m-multi-species")
@@ -135,8 +139,10 @@ def _sharing_ab(model, tokenizer, vcf: Path, fasta: Path, folder: Path, warmups:
         def go():
             outputs[share] = folder / f"{vcf.stem}_{share}.tsv"
             with contextlib.redirect_stdout(io.StringIO()):
-                summaries[share] = score_vcf(model, tokenizer, vcf, fasta, outputs[share], share_windows=share,
-                                             progress=False, batch_size=8)
+                summaries[share] = score_vcf(
+                    model, tokenizer, vcf, fasta, outputs[share], share_windows=share, progress=False, batch_size=8
+                )
+
         return go
 
     seconds = _alternate()({"shared": run(True), "unshared": run(False)}, repeats=2, warmups=warmups)
@@ -168,16 +174,18 @@ def bench_variants(args: argparse.Namespace) -> dict[str, float]:
             seconds, summaries, windows = _sharing_ab(model, tokenizer, path, fasta, folder, 0 if quick else 1)
             rows = summaries[True]["rows"]
             key = f"{prefix}_{name}"
-            results.update({
-                f"{key}variants": rows,
-                f"{key}scored": summaries[True]["scored"],
-                f"{key}distinct_windows": windows,
-                f"{key}forward_passes_shared_windows": summaries[True]["forward_passes"],
-                f"{key}forward_passes_no_sharing": summaries[False]["forward_passes"],
-                f"{key}shared_windows_variants_per_s": rows / seconds["shared"],
-                f"{key}no_sharing_variants_per_s": rows / seconds["unshared"],
-                f"{key}window_sharing_speedup": seconds["unshared"] / seconds["shared"],
-            })
+            results.update(
+                {
+                    f"{key}variants": rows,
+                    f"{key}scored": summaries[True]["scored"],
+                    f"{key}distinct_windows": windows,
+                    f"{key}forward_passes_shared_windows": summaries[True]["forward_passes"],
+                    f"{key}forward_passes_no_sharing": summaries[False]["forward_passes"],
+                    f"{key}shared_windows_variants_per_s": rows / seconds["shared"],
+                    f"{key}no_sharing_variants_per_s": rows / seconds["unshared"],
+                    f"{key}window_sharing_speedup": seconds["unshared"] / seconds["shared"],
+                }
+            )
             if not name:
                 results.update({f"{key}giab_chr20_variants": giab, f"{key}clinvar_variants": clinvar})
     return results

@@ -47,8 +47,12 @@ def ceiling(genomes: Path, held_out_fraction: float, flank: int) -> dict[str, ob
             baseline_hits += kmer == top
             seen = between.get(sequence[i - flank : i] + sequence[i + 6 : i + 6 + flank])
             lookup_hits += (seen.most_common(1)[0][0] if seen else top) == kmer
-    return {"held_out_6mers": total, "most_common_6mer": top, "most_common_hits": baseline_hits,
-            "flank_lookup_hits": lookup_hits}
+    return {
+        "held_out_6mers": total,
+        "most_common_6mer": top,
+        "most_common_hits": baseline_hits,
+        "flank_lookup_hits": lookup_hits,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,10 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     r = ceiling(args.genomes, args.held_out_fraction, args.flank)
     n = r["held_out_6mers"]
     print(f"held-out 6-mers: {n:,}")
-    print(f"always {r['most_common_6mer']} (most common in training): {r['most_common_hits']} hits "
-          f"({r['most_common_hits'] / n:.2%})")
-    print(f"exact {args.flank}+{args.flank}-base flank lookup in training: {r['flank_lookup_hits']} hits "
-          f"({r['flank_lookup_hits'] / n:.2%})")
+    print(
+        f"always {r['most_common_6mer']} (most common in training): {r['most_common_hits']} hits "
+        f"({r['most_common_hits'] / n:.2%})"
+    )
+    print(
+        f"exact {args.flank}+{args.flank}-base flank lookup in training: {r['flank_lookup_hits']} hits "
+        f"({r['flank_lookup_hits'] / n:.2%})"
+    )
     return 0
 
 

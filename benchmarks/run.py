@@ -11,7 +11,6 @@ there is a GPU (the full mode's target: timings synchronise, memory is `max_memo
 import argparse
 import datetime
 import json
-import os
 import platform
 import random
 import socket
@@ -59,8 +58,12 @@ def gemm_size(device: str) -> int:
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", choices=("cpu", "cuda"), default=default_device(),
-                        help="where the models run (default: cuda when there is a GPU, else cpu)")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=default_device(),
+        help="where the models run (default: cuda when there is a GPU, else cpu)",
+    )
 
 
 def cpu_flags() -> set[str]:
@@ -211,14 +214,19 @@ def bench_tokenizer(args: argparse.Namespace) -> dict[str, float]:
     for encode in limits.values():
         expected = ours(plain, return_tensors="pt")
         if any(not torch.equal(tensor, expected[name]) for name, tensor in encode(plain).items()):
-            raise AssertionError("the numpy limit encoder disagrees with ours on N-free DNA; the comparison would be void.")
+            raise AssertionError(
+                "the numpy limit encoder disagrees with ours on N-free DNA; the comparison would be void."
+            )
 
     # The cheap candidates take several calls per round, so that a round of each lasts long enough to time.
     calls = 20
     seconds = alternate(
         {
             "ours": lambda: [ours(sequences, return_tensors="pt", padding=True) for _ in range(calls)],
-            **{name: (lambda encode=encode: [encode(sequences) for _ in range(calls)]) for name, encode in limits.items()},
+            **{
+                name: (lambda encode=encode: [encode(sequences) for _ in range(calls)])
+                for name, encode in limits.items()
+            },
             "ours_offsets": lambda: ours(sequences, return_tensors="pt", padding=True, return_offsets_mapping=True),
             "esm": lambda: esm(sequences, return_tensors="pt", padding=True),
         },
@@ -252,9 +260,19 @@ def _v2_50m_pair(device: str):
 
     ours_config = NucleotideTransformerConfig.from_preset("nucleotide-transformer-v2-50m-multi-species")
     esm_config = EsmConfig(
-        vocab_size=4107, hidden_size=512, num_hidden_layers=12, num_attention_heads=16, intermediate_size=3072,
-        max_position_embeddings=2050, position_embedding_type="rotary", token_dropout=False, pad_token_id=1,
-        mask_token_id=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, emb_layer_norm_before=False,
+        vocab_size=4107,
+        hidden_size=512,
+        num_hidden_layers=12,
+        num_attention_heads=16,
+        intermediate_size=3072,
+        max_position_embeddings=2050,
+        position_embedding_type="rotary",
+        token_dropout=False,
+        pad_token_id=1,
+        mask_token_id=2,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        emb_layer_norm_before=False,
     )
     ours = NucleotideTransformerModel._from_config(ours_config, attn_implementation="sdpa").to(device).eval()
     esm = EsmModel._from_config(esm_config, attn_implementation="sdpa", add_pooling_layer=False).to(device).eval()
@@ -291,6 +309,7 @@ def bench_inference(args: argparse.Namespace) -> dict[str, float]:
         ids = torch.randint(6, 4102, (batch, length), device=device)
         ids[:, 0] = 3
         for dtype in dtypes:
+
             def run(model, ids=ids, dtype=dtype):
                 with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bf16"):
                     model(ids)
@@ -354,8 +373,13 @@ def bench_memory(args: argparse.Namespace) -> dict[str, float]:
     variants = [(batch, which) for batch in ((1,) if args.quick else (1, 8)) for which in ("ours", "esm")]
     # Side by side (RSS is per process, so the probes do not disturb each other's figures; only wall time overlaps).
     processes = [
-        subprocess.Popen([sys.executable, "-c", script, which, str(batch), args.device], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=probe_env())
+        subprocess.Popen(
+            [sys.executable, "-c", script, which, str(batch), args.device],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=probe_env(),
+        )
         for batch, which in variants
     ]
     for (batch, which), process in zip(variants, processes):
@@ -403,69 +427,105 @@ def summary_table(record: dict) -> list[str]:
             rows.append(f"| {label} | {ours()} | {baseline()} | {ratio()} |")
 
     n, bp = r.get("tokenizer_sequences", 0), r.get("tokenizer_sequence_bp", 0)
-    row(["tokenizer_ours_bp_per_s", "tokenizer_esm_bp_per_s"],
+    row(
+        ["tokenizer_ours_bp_per_s", "tokenizer_esm_bp_per_s"],
         f"tokenizer, {n:,.0f} × {bp / 1000:.0f} kb real DNA with N → padded tensors",
         lambda: f"{r['tokenizer_ours_bp_per_s'] / 1e6:,.1f} Mbp/s",
         lambda: f"`EsmTokenizer` {r['tokenizer_esm_bp_per_s'] / 1e6:.2f} Mbp/s",
-        lambda: f"{r['tokenizer_speedup_vs_esm_tokenizer']:.1f}×")
-    row(["tokenizer_numpy_limit_bp_per_s"], "… against the numpy limit (ids + mask of N-free, equal-length DNA)",
+        lambda: f"{r['tokenizer_speedup_vs_esm_tokenizer']:.1f}×",
+    )
+    row(
+        ["tokenizer_numpy_limit_bp_per_s"],
+        "… against the numpy limit (ids + mask of N-free, equal-length DNA)",
         lambda: f"{r['tokenizer_ours_bp_per_s'] / 1e6:,.1f} Mbp/s",
         lambda: f"numpy limit {r['tokenizer_numpy_limit_bp_per_s'] / 1e6:,.0f} Mbp/s",
-        lambda: f"{r['tokenizer_ours_fraction_of_numpy_limit']:.0%} of it")
-    row(["tokenizer_ours_with_offsets_bp_per_s"], "… with offsets",
+        lambda: f"{r['tokenizer_ours_fraction_of_numpy_limit']:.0%} of it",
+    )
+    row(
+        ["tokenizer_ours_with_offsets_bp_per_s"],
+        "… with offsets",
         lambda: f"{r['tokenizer_ours_with_offsets_bp_per_s'] / 1e6:.2f} Mbp/s",
         lambda: f"{r['tokenizer_esm_bp_per_s'] / 1e6:.2f} Mbp/s",
-        lambda: f"{r['tokenizer_with_offsets_speedup_vs_esm_tokenizer']:.1f}×")
+        lambda: f"{r['tokenizer_with_offsets_speedup_vs_esm_tokenizer']:.1f}×",
+    )
     for length, batch in ((512, 1), (512, 8), (2048, 1), (2048, 8)):
         for dtype in ("fp32", "bf16"):
             tag = f"inference_{length}tok_b{batch}_{dtype}"
             peak = r.get(f"{tag}_ours_fraction_of_gemm_peak")
-            row([f"{tag}_ours_tokens_per_s"], f"inference {dtype}, {length:,} tokens, batch {batch}",
-                lambda: f"{r[f'{tag}_ours_tokens_per_s']:,.0f} tok/s ({r[f'{tag}_ours_gflops']:.0f} GFLOP/s"
-                + (f", {peak:.0%} of GEMM peak)" if peak else ")"),
+            row(
+                [f"{tag}_ours_tokens_per_s"],
+                f"inference {dtype}, {length:,} tokens, batch {batch}",
+                lambda: (
+                    f"{r[f'{tag}_ours_tokens_per_s']:,.0f} tok/s ({r[f'{tag}_ours_gflops']:.0f} GFLOP/s"
+                    + (f", {peak:.0%} of GEMM peak)" if peak else ")")
+                ),
                 lambda: f"ESM-SDPA {r[f'{tag}_esm_sdpa_tokens_per_s']:,.0f} tok/s",
-                lambda: f"{r[f'{tag}_speedup_vs_esm_sdpa']:.2f}×")
+                lambda: f"{r[f'{tag}_speedup_vs_esm_sdpa']:.2f}×",
+            )
     for batch in (1, 8):
         tag = f"memory_2048tok_b{batch}"
-        row([f"{tag}_ours_peak_mb_above_weights"],
+        row(
+            [f"{tag}_ours_peak_mb_above_weights"],
             f"peak memory above weights, {'one' if batch == 1 else batch} 2,048-token (12 kb) sequence{'s' if batch > 1 else ''}",
             lambda: f"{r[f'{tag}_ours_peak_mb_above_weights']:,.0f} MB",
             lambda: f"ESM-SDPA {r[f'{tag}_esm_sdpa_peak_mb_above_weights']:,.0f} MB",
-            lambda: f"{r[f'{tag}_ratio_ours_to_esm_sdpa']:.2f}×")
+            lambda: f"{r[f'{tag}_ratio_ours_to_esm_sdpa']:.2f}×",
+        )
     rows_ = r.get("training_batch_tokens", 0) / 512
-    row(["training_tokens_per_s_ours"], f"training step (fwd + bwd + fused AdamW), {rows_:.0f} × 512 tokens",
+    row(
+        ["training_tokens_per_s_ours"],
+        f"training step (fwd + bwd + fused AdamW), {rows_:.0f} × 512 tokens",
         lambda: f"{r['training_tokens_per_s_ours']:,.0f} tok/s",
         lambda: f"`EsmForMaskedLM` {r['training_tokens_per_s_esm']:,.0f} tok/s",
-        lambda: f"{r['training_speedup_vs_esm']:.2f}×")
-    row(["training_tokens_per_s_ours_ckpt", "training_tokens_per_s_esm_ckpt"], "… with gradient checkpointing",
+        lambda: f"{r['training_speedup_vs_esm']:.2f}×",
+    )
+    row(
+        ["training_tokens_per_s_ours_ckpt", "training_tokens_per_s_esm_ckpt"],
+        "… with gradient checkpointing",
         lambda: f"{r['training_tokens_per_s_ours_ckpt']:,.0f} tok/s",
         lambda: f"{r['training_tokens_per_s_esm_ckpt']:,.0f} tok/s",
-        lambda: f"{r['training_ckpt_speedup_vs_esm_ckpt']:.2f}×")
+        lambda: f"{r['training_ckpt_speedup_vs_esm_ckpt']:.2f}×",
+    )
     if "training_tokens_per_s_esm_ckpt" not in r:
-        row(["training_tokens_per_s_ours_ckpt"], "… with gradient checkpointing",
+        row(
+            ["training_tokens_per_s_ours_ckpt"],
+            "… with gradient checkpointing",
             lambda: f"{r['training_tokens_per_s_ours_ckpt']:,.0f} tok/s",
             lambda: f"without {r['training_tokens_per_s_ours']:,.0f} tok/s",
-            lambda: f"{r['training_ckpt_time_cost_ours']:.2f}× the step time")
-    row(["training_ckpt_step_mem_reduction_ours"],
+            lambda: f"{r['training_ckpt_time_cost_ours']:.2f}× the step time",
+        )
+    row(
+        ["training_ckpt_step_mem_reduction_ours"],
         f"training step memory above weights + Adam state, {r.get('training_memory_batch_tokens', 0) / 512:.0f} × 512,"
         " gradient checkpointing",
         lambda: f"{r['training_step_mem_mb_ours_ckpt']:,.0f} MB",
         lambda: f"{r['training_step_mem_mb_ours_no_ckpt']:,.0f} MB without",
-        lambda: f"−{r['training_ckpt_step_mem_reduction_ours']:.0%}")
+        lambda: f"−{r['training_ckpt_step_mem_reduction_ours']:.0%}",
+    )
     for key in sorted(k for k in r if k.endswith("_length_sorting_speedup")):
         tag = key[: -len("_length_sorting_speedup")]
-        row([key], f"embedding mixed-length sequences ({r[tag + '_min_bp']:.0f}–{r[tag + '_max_bp']:.0f} bp), "
+        row(
+            [key],
+            f"embedding mixed-length sequences ({r[tag + '_min_bp']:.0f}–{r[tag + '_max_bp']:.0f} bp), "
             "length-sorted, token-budget batches",
             lambda: f"{r[tag + '_length_sorted_sequences_per_s']:,.0f} seq/s",
             lambda: f"naive padding {r[tag + '_naive_padding_sequences_per_s']:,.0f} seq/s",
-            lambda: f"{r[key]:.2f}×")
+            lambda: f"{r[key]:.2f}×",
+        )
     for key in sorted(k for k in r if k.endswith("_window_sharing_speedup")):
         tag = key[: -len("window_sharing_speedup")]
-        what = ("clustered: saturation mutagenesis" if "_saturation_" in key else "real calls (GIAB chr20 + ClinVar)")
-        row([key], f"variant scoring, {what}, {r[tag + 'variants']:,.0f} variants, shared windows",
-            lambda: f"{r[tag + 'shared_windows_variants_per_s']:,.0f} var/s ({r[tag + 'forward_passes_shared_windows']:,.0f} passes)",
-            lambda: f"not shared {r[tag + 'no_sharing_variants_per_s']:,.0f} var/s ({r[tag + 'forward_passes_no_sharing']:,.0f})",
-            lambda: f"{r[key]:.2f}×")
+        what = "clustered: saturation mutagenesis" if "_saturation_" in key else "real calls (GIAB chr20 + ClinVar)"
+        row(
+            [key],
+            f"variant scoring, {what}, {r[tag + 'variants']:,.0f} variants, shared windows",
+            lambda: (
+                f"{r[tag + 'shared_windows_variants_per_s']:,.0f} var/s ({r[tag + 'forward_passes_shared_windows']:,.0f} passes)"
+            ),
+            lambda: (
+                f"not shared {r[tag + 'no_sharing_variants_per_s']:,.0f} var/s ({r[tag + 'forward_passes_no_sharing']:,.0f})"
+            ),
+            lambda: f"{r[key]:.2f}×",
+        )
     return ["| benchmark | ours | baseline | ratio |", "| --- | ---: | ---: | ---: |", *rows]
 
 

@@ -49,7 +49,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     data = parser.add_argument_group("data")
     data.add_argument("--task-dir", type=Path, help="folder with train/dev/test files")
     data.add_argument("--train", type=Path, help="training file (instead of --task-dir)")
-    data.add_argument("--validation", type=Path, help="validation file (default: dev in --task-dir, else 10%% of train)")
+    data.add_argument(
+        "--validation", type=Path, help="validation file (default: dev in --task-dir, else 10%% of train)"
+    )
     data.add_argument("--test", type=Path, help="test file")
     data.add_argument("--sequence-column", default="sequence")
     data.add_argument("--label-columns", nargs="+", default=["label"])
@@ -80,7 +82,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
 
 def load_splits(args: argparse.Namespace) -> dict:
     """train / validation / test `TaskData` from the arguments (same reader as the library and the benchmark)."""
-    options = dict(sequence_column=args.sequence_column, label_columns=args.label_columns, kind=args.kind, task=args.task)
+    options = dict(
+        sequence_column=args.sequence_column, label_columns=args.label_columns, kind=args.kind, task=args.task
+    )
     if args.task_dir:
         splits = load_task_splits(args.task_dir, **options)
     else:
@@ -95,7 +99,9 @@ def load_splits(args: argparse.Namespace) -> dict:
     if args.shuffle_labels:
         train = splits["train"]
         permutation = np.random.default_rng(args.seed).permutation(len(train))
-        labels = [train.labels[i] for i in permutation] if train.kind == "token" else np.asarray(train.labels)[permutation]
+        labels = (
+            [train.labels[i] for i in permutation] if train.kind == "token" else np.asarray(train.labels)[permutation]
+        )
         splits["train"] = replace(train, labels=labels)
     return splits
 
@@ -125,10 +131,16 @@ def main(argv=None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.folds:
         result = cross_validate(args.model, train, splits.get("test"), args.folds, settings, tokenizer)
-        summary = {"folds": result.fold_metrics, "mean": result.mean, "sd": result.sd, "train_seconds": result.train_seconds}
-        print(f"{args.folds}-fold cross-validation: " + ", ".join(
-            f"{k} {result.mean[k]:.3f} ± {result.sd[k]:.3f}" for k in result.mean
-        ))
+        summary = {
+            "folds": result.fold_metrics,
+            "mean": result.mean,
+            "sd": result.sd,
+            "train_seconds": result.train_seconds,
+        }
+        print(
+            f"{args.folds}-fold cross-validation: "
+            + ", ".join(f"{k} {result.mean[k]:.3f} ± {result.sd[k]:.3f}" for k in result.mean)
+        )
     else:
         validation = splits.get("validation")
         if validation is None:

@@ -23,7 +23,6 @@ import os
 import sys
 from pathlib import Path
 
-import torch
 from transformers import AutoModelForMaskedLM, set_seed
 
 import nucleotide_transformer_hf  # noqa: F401  (registers the Auto classes)
@@ -61,7 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--init-from", help="continue from this saved model (folder) instead of random weights")
     model.add_argument("--attn-implementation", default="sdpa", choices=["eager", "sdpa", "flash_attention_2"])
     data = p.add_argument_group("data")
-    data.add_argument("--data", nargs="+", required=True, help="FASTA / FASTA.gz files or folders (one species per file)")
+    data.add_argument(
+        "--data", nargs="+", required=True, help="FASTA / FASTA.gz files or folders (one species per file)"
+    )
     data.add_argument("--species-weights", help='sampling weights, JSON {"species": weight} (species = file name stem)')
     data.add_argument("--held-out-records", nargs="*", default=[], help="record (chromosome) names held out")
     data.add_argument("--held-out-files", nargs="*", default=[], help="FASTA file names held out")
@@ -80,8 +81,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     train.add_argument("--output-dir", required=True)
     train.add_argument("--max-steps", type=int, required=True, help="optimiser steps")
     train.add_argument("--per-device-batch-size", type=int, default=8)
-    train.add_argument("--tokens-per-step", type=int, default=PAPER_TOKENS_PER_STEP,
-                       help="effective batch in tokens; gradient accumulation is derived (0: none)")
+    train.add_argument(
+        "--tokens-per-step",
+        type=int,
+        default=PAPER_TOKENS_PER_STEP,
+        help="effective batch in tokens; gradient accumulation is derived (0: none)",
+    )
     train.add_argument("--learning-rate", type=float, default=PAPER_PEAK_LR, help="peak learning rate")
     train.add_argument("--warmup-start-lr", type=float, default=PAPER_WARMUP_START_LR)
     train.add_argument("--warmup-steps", type=int, default=PAPER_WARMUP_STEPS)
@@ -95,8 +100,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     train.add_argument("--dataloader-workers", type=int, default=0)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--report-to", nargs="*", help="default: tensorboard when installed")
-    train.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                       help="resume from the newest complete checkpoint in --output-dir (default: yes)")
+    train.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="resume from the newest complete checkpoint in --output-dir (default: yes)",
+    )
     return p.parse_args(argv)
 
 
@@ -145,16 +154,29 @@ def main(argv: list[str] | None = None) -> int:
         report_to=report_to,
     )
 
-    held_out = HeldOutSplit(records=args.held_out_records, files=args.held_out_files,
-                            tail_fraction=args.held_out_fraction)
-    options = WindowOptions(window_bp=window_bp, stride_bp=args.stride_bp, random_offset=args.random_offset,
-                            strands=args.strands, max_n_fraction=args.max_n_fraction, seed=args.seed)
+    held_out = HeldOutSplit(
+        records=args.held_out_records, files=args.held_out_files, tail_fraction=args.held_out_fraction
+    )
+    options = WindowOptions(
+        window_bp=window_bp,
+        stride_bp=args.stride_bp,
+        random_offset=args.random_offset,
+        strands=args.strands,
+        max_n_fraction=args.max_n_fraction,
+        seed=args.seed,
+    )
     eval_collator = MLMCollator.for_evaluation(tokenizer, seed=args.seed, vocab_size=config.vocab_size)
     with training_args.main_process_first(desc="building the datasets"):
         datasets = build_pretraining_datasets(
-            args.data, tokenizer, options, held_out=held_out,
+            args.data,
+            tokenizer,
+            options,
+            held_out=held_out,
             species_weights=json.loads(args.species_weights) if args.species_weights else None,
-            streaming=args.streaming, passes=args.passes, num_proc=args.num_proc, cache_dir=args.cache_dir,
+            streaming=args.streaming,
+            passes=args.passes,
+            num_proc=args.num_proc,
+            cache_dir=args.cache_dir,
         )
         held = datasets["held_out"]
         if held is not None:
@@ -165,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
                 held = held.shuffle(seed=args.seed).select(range(min(args.max_eval_windows, len(held))))
             held = with_fixed_masks(held, eval_collator)
     if holding_out and held is None:
-        raise SystemExit("The held-out split (--held-out-records/--held-out-files/--held-out-fraction) holds no "
-                         f"window of {window_bp} bp; hold out more DNA or use shorter windows.")
+        raise SystemExit(
+            "The held-out split (--held-out-records/--held-out-files/--held-out-fraction) holds no "
+            f"window of {window_bp} bp; hold out more DNA or use shorter windows."
+        )
 
     trainer = PretrainingTrainer(
         model=model,
@@ -177,13 +201,20 @@ def main(argv: list[str] | None = None) -> int:
         schedule=WarmupInverseSqrt(args.warmup_steps, args.warmup_start_lr / args.learning_rate),
         callbacks=[CSVLoggerCallback(output_dir / "log.csv")],
     )
-    step_tokens = (training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
-                   * training_args.world_size * sequence_tokens)
+    step_tokens = (
+        training_args.per_device_train_batch_size
+        * training_args.gradient_accumulation_steps
+        * training_args.world_size
+        * sequence_tokens
+    )
     if trainer.is_world_process_zero():
-        print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters; windows of {window_bp} bp "
-              f"({sequence_tokens} tokens); {training_args.world_size} process(es) x {training_args.per_device_train_batch_size}"
-              f" x {training_args.gradient_accumulation_steps} accumulation = {step_tokens:,} tokens per step; "
-              f"bf16={training_args.bf16}", flush=True)
+        print(
+            f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters; windows of {window_bp} bp "
+            f"({sequence_tokens} tokens); {training_args.world_size} process(es) x {training_args.per_device_train_batch_size}"
+            f" x {training_args.gradient_accumulation_steps} accumulation = {step_tokens:,} tokens per step; "
+            f"bf16={training_args.bf16}",
+            flush=True,
+        )
 
     resume_from = latest_checkpoint(output_dir) if args.resume else None
     if resume_from and trainer.is_world_process_zero():
@@ -201,10 +232,12 @@ def main(argv: list[str] | None = None) -> int:
             metrics["baseline_masked_accuracy"] = baseline["held_out_accuracy"]
             metrics["baseline_masked_base_accuracy"] = baseline["held_out_base_accuracy"]
             metrics["baseline_frequency_loss"] = baseline["held_out_loss"]
-            print(f"held-out masked-token accuracy {metrics['eval_masked_accuracy']:.4f} vs "
-                  f"{baseline['held_out_accuracy']:.4f} always predicting {baseline['token']} (most common in training); "
-                  f"masked-token loss {metrics['eval_masked_loss']:.3f} vs {baseline['held_out_loss']:.3f} of the "
-                  f"training 6-mer frequencies; perplexity {metrics['eval_perplexity']:.1f}")
+            print(
+                f"held-out masked-token accuracy {metrics['eval_masked_accuracy']:.4f} vs "
+                f"{baseline['held_out_accuracy']:.4f} always predicting {baseline['token']} (most common in training); "
+                f"masked-token loss {metrics['eval_masked_loss']:.3f} vs {baseline['held_out_loss']:.3f} of the "
+                f"training 6-mer frequencies; perplexity {metrics['eval_perplexity']:.1f}"
+            )
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         plot = plot_loss_curve(trainer.state.log_history, output_dir / "loss_curve.png", baseline)
         print(f"wrote {output_dir}: model, {plot.name}, log.csv, metrics.json", flush=True)

@@ -34,7 +34,6 @@ from nucleotide_transformer_hf import (
     NucleotideTransformerTokenizerFast,
 )
 from nucleotide_transformer_hf.modeling_nucleotide_transformer import pool_hidden_states
-from nucleotide_transformer_hf.variants import evaluate_variant_windows, format_metrics
 from nucleotide_transformer_hf.pretraining import (
     HeldOutSplit,
     MLMCollator,
@@ -47,6 +46,7 @@ from nucleotide_transformer_hf.pretraining import (
     pretraining_arguments,
     with_fixed_masks,
 )
+from nucleotide_transformer_hf.variants import evaluate_variant_windows, format_metrics
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,8 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=REPO / "data", help="folder with a genomes/ subfolder of FASTA")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "quickstart")
     parser.add_argument("--window-bp", type=int, default=600)
-    parser.add_argument("--stride-bp", type=int, default=301, help="half-overlapping windows; not a multiple of 6, "
-                        "so the two copies of a base sit in different 6-mer phases")
+    parser.add_argument(
+        "--stride-bp",
+        type=int,
+        default=301,
+        help="half-overlapping windows; not a multiple of 6, so the two copies of a base sit in different 6-mer phases",
+    )
     parser.add_argument("--held-out-fraction", type=float, default=0.1)
     parser.add_argument("--held-out-records", nargs="*", default=[])
     parser.add_argument("--max-steps", type=int, default=600)
@@ -82,10 +86,18 @@ def load_data(args: argparse.Namespace, tokenizer) -> dict:
     independent maskings, so most held-out tokens are scored)."""
     options = WindowOptions(window_bp=args.window_bp, stride_bp=args.stride_bp, seed=args.seed)
     held_out = HeldOutSplit(records=args.held_out_records, tail_fraction=args.held_out_fraction)
-    data = build_pretraining_datasets([args.data / "genomes"], tokenizer, options, held_out=held_out,
-                                      keep_sequence=True, cache_dir=args.out / "datasets")
-    copies = [with_fixed_masks(data["held_out"], MLMCollator.for_evaluation(tokenizer, seed=args.seed + c))
-              for c in range(args.mask_copies)]
+    data = build_pretraining_datasets(
+        [args.data / "genomes"],
+        tokenizer,
+        options,
+        held_out=held_out,
+        keep_sequence=True,
+        cache_dir=args.out / "datasets",
+    )
+    copies = [
+        with_fixed_masks(data["held_out"], MLMCollator.for_evaluation(tokenizer, seed=args.seed + c))
+        for c in range(args.mask_copies)
+    ]
     data["held_out_masked"] = concatenate_datasets(copies)
     return data
 
@@ -134,11 +146,15 @@ def report_held_out(tokenizer, data: dict, metrics: dict, trainer: PretrainingTr
     always = f"always '{baseline['token']}'"
     print(f"held-out masked tokens: {n:,} ({len(data['held_out'])} windows x {maskings} maskings)")
     print(f"                   {'model':>18}   {always} (the most common training 6-mer)")
-    print(f"  6-mer accuracy   {after['eval_masked_accuracy']:>11.2%} ({round(after['eval_masked_accuracy'] * n):>4})"
-          f"   {baseline['held_out_accuracy']:.2%} ({round(baseline['held_out_accuracy'] * n)})")
+    print(
+        f"  6-mer accuracy   {after['eval_masked_accuracy']:>11.2%} ({round(after['eval_masked_accuracy'] * n):>4})"
+        f"   {baseline['held_out_accuracy']:.2%} ({round(baseline['held_out_accuracy'] * n)})"
+    )
     print(f"  base accuracy    {after['eval_masked_base_accuracy']:>18.2%}   {baseline['held_out_base_accuracy']:.2%}")
-    print(f"  loss (nats)      {after['eval_masked_loss']:>18.3f}   {baseline['held_out_loss']:.3f} (training 6-mer "
-          f"frequencies); {before['eval_masked_loss']:.3f} before training")
+    print(
+        f"  loss (nats)      {after['eval_masked_loss']:>18.3f}   {baseline['held_out_loss']:.3f} (training 6-mer "
+        f"frequencies); {before['eval_masked_loss']:.3f} before training"
+    )
     print(f"  trained {trainer.args.max_steps} steps in {metrics['train_seconds']:.0f} s")
     plot_loss_curve(trainer.state.log_history, out / "loss_curve.png", baseline)
     return {
@@ -159,7 +175,10 @@ def save_and_reload(trainer: PretrainingTrainer, tokenizer, out: Path):
     model_dir = out / "model"
     trainer.save_model(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
-    model, reloaded_tokenizer = AutoModelForMaskedLM.from_pretrained(str(model_dir)), AutoTokenizer.from_pretrained(str(model_dir))
+    model, reloaded_tokenizer = (
+        AutoModelForMaskedLM.from_pretrained(str(model_dir)),
+        AutoTokenizer.from_pretrained(str(model_dir)),
+    )
     print(f"saved to {model_dir}; reloaded as {type(model).__name__} + {type(reloaded_tokenizer).__name__}")
     return model, reloaded_tokenizer
 
@@ -201,8 +220,10 @@ def embedding_demo(model, tokenizer, held_out, out: Path) -> dict:
         "mean_cosine_different_species": float(similarity[different].mean()) if different.any() else None,
     }
     between = summary["mean_cosine_different_species"]
-    print(f"embeddings {embeddings.shape}: mean cosine within species {summary['mean_cosine_same_species']:.3f}, "
-          f"between species {'n/a (one species)' if between is None else f'{between:.3f}'}")
+    print(
+        f"embeddings {embeddings.shape}: mean cosine within species {summary['mean_cosine_same_species']:.3f}, "
+        f"between species {'n/a (one species)' if between is None else f'{between:.3f}'}"
+    )
     return summary
 
 
@@ -212,8 +233,10 @@ def main(argv: list[str] | None = None) -> None:
     set_seed(args.seed)
     tokenizer, model = build_model()
     data = load_data(args, tokenizer)
-    print(f"data: {len(data['train'])} training and {len(data['held_out'])} held-out windows of {args.window_bp} bp; "
-          f"model: NT-v2 architecture, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
+    print(
+        f"data: {len(data['train'])} training and {len(data['held_out'])} held-out windows of {args.window_bp} bp; "
+        f"model: NT-v2 architecture, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters"
+    )
 
     trainer, metrics = pretrain(args, tokenizer, model, data)
     summary = report_held_out(tokenizer, data, metrics, trainer, args.out)
@@ -226,21 +249,31 @@ def main(argv: list[str] | None = None) -> None:
 
     # Zero-shot variant scores on 200 bundled ClinVar SNVs (100 benign, 100 pathogenic): AUROC per score.
     variant_metrics = evaluate_variant_windows(
-        model, tokenizer, REPO / "data" / "variants" / "clinvar_snv_200.csv.gz",
-        out_dir=args.out / "variants", batch_size=32,
+        model,
+        tokenizer,
+        REPO / "data" / "variants" / "clinvar_snv_200.csv.gz",
+        out_dir=args.out / "variants",
+        batch_size=32,
     )
     print(format_metrics(variant_metrics))
     print(f"wrote {args.out / 'variants'}/roc.png, scores.tsv, metrics.json")
 
     # Fine-tune the pretrained model on a bundled real task (GUE human core promoters) with IA3, beside the 6-mer-count
     # logistic regression and the same architecture trained from random weights; two seeds each.
-    from nucleotide_transformer_hf.task_benchmark import BenchmarkSettings, evaluate_tasks, find_task_sources, select_sources
+    from nucleotide_transformer_hf.task_benchmark import (
+        BenchmarkSettings,
+        evaluate_tasks,
+        find_task_sources,
+        select_sources,
+    )
 
     report = evaluate_tasks(
         args.out / "model",
         select_sources(find_task_sources(REPO / "data" / "tasks"), ["prom_core_all"]),
         args.out / "tasks",
-        BenchmarkSettings(methods=("ia3", "random", "kmer"), seeds=(0, 1), max_steps=200, eval_steps=100, batch_size=32),
+        BenchmarkSettings(
+            methods=("ia3", "random", "kmer"), seeds=(0, 1), max_steps=200, eval_steps=100, batch_size=32
+        ),
     )
     print(report.markdown)
     print(f"wrote {args.out / 'tasks'}/results.md, results.csv, results.png")

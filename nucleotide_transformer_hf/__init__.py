@@ -29,12 +29,17 @@ __version__ = "0.1.0"
 AUTO_CLASSES = {
     "AutoModel": (AutoModel, NucleotideTransformerModel),
     "AutoModelForMaskedLM": (AutoModelForMaskedLM, NucleotideTransformerForMaskedLM),
-    "AutoModelForSequenceClassification": (AutoModelForSequenceClassification, NucleotideTransformerForSequenceClassification),
+    "AutoModelForSequenceClassification": (
+        AutoModelForSequenceClassification,
+        NucleotideTransformerForSequenceClassification,
+    ),
     "AutoModelForTokenClassification": (AutoModelForTokenClassification, NucleotideTransformerForTokenClassification),
 }
 
 AutoConfig.register(NucleotideTransformerConfig.model_type, NucleotideTransformerConfig, exist_ok=True)
-AutoTokenizer.register(NucleotideTransformerConfig, fast_tokenizer_class=NucleotideTransformerTokenizerFast, exist_ok=True)
+AutoTokenizer.register(
+    NucleotideTransformerConfig, fast_tokenizer_class=NucleotideTransformerTokenizerFast, exist_ok=True
+)
 for _auto_class, _model_class in AUTO_CLASSES.values():
     _auto_class.register(NucleotideTransformerConfig, _model_class, exist_ok=True)
 

@@ -34,14 +34,38 @@ ARCHITECTURE_VERSIONS: dict[str, dict[str, Any]] = {
 # Published InstaDeep checkpoints, named as on the Hub: (architecture version, shape).
 # v2-250m's head count (16) is UNVERIFIED in the reference (§2.1): change it here if its config.json says otherwise.
 PUBLISHED_MODELS: dict[str, tuple[str, dict[str, int]]] = {
-    "nucleotide-transformer-500m-human-ref": ("v1", {"hidden_size": 1280, "num_hidden_layers": 24, "num_attention_heads": 20, "intermediate_size": 5120}),
-    "nucleotide-transformer-500m-1000g": ("v1", {"hidden_size": 1280, "num_hidden_layers": 24, "num_attention_heads": 20, "intermediate_size": 5120}),
-    "nucleotide-transformer-2.5b-1000g": ("v1", {"hidden_size": 2560, "num_hidden_layers": 32, "num_attention_heads": 20, "intermediate_size": 10240}),
-    "nucleotide-transformer-2.5b-multi-species": ("v1", {"hidden_size": 2560, "num_hidden_layers": 32, "num_attention_heads": 20, "intermediate_size": 10240}),
-    "nucleotide-transformer-v2-50m-multi-species": ("v2", {"hidden_size": 512, "num_hidden_layers": 12, "num_attention_heads": 16, "intermediate_size": 2048}),
-    "nucleotide-transformer-v2-100m-multi-species": ("v2", {"hidden_size": 512, "num_hidden_layers": 22, "num_attention_heads": 16, "intermediate_size": 2048}),
-    "nucleotide-transformer-v2-250m-multi-species": ("v2", {"hidden_size": 768, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 3072}),
-    "nucleotide-transformer-v2-500m-multi-species": ("v2", {"hidden_size": 1024, "num_hidden_layers": 29, "num_attention_heads": 16, "intermediate_size": 4096}),
+    "nucleotide-transformer-500m-human-ref": (
+        "v1",
+        {"hidden_size": 1280, "num_hidden_layers": 24, "num_attention_heads": 20, "intermediate_size": 5120},
+    ),
+    "nucleotide-transformer-500m-1000g": (
+        "v1",
+        {"hidden_size": 1280, "num_hidden_layers": 24, "num_attention_heads": 20, "intermediate_size": 5120},
+    ),
+    "nucleotide-transformer-2.5b-1000g": (
+        "v1",
+        {"hidden_size": 2560, "num_hidden_layers": 32, "num_attention_heads": 20, "intermediate_size": 10240},
+    ),
+    "nucleotide-transformer-2.5b-multi-species": (
+        "v1",
+        {"hidden_size": 2560, "num_hidden_layers": 32, "num_attention_heads": 20, "intermediate_size": 10240},
+    ),
+    "nucleotide-transformer-v2-50m-multi-species": (
+        "v2",
+        {"hidden_size": 512, "num_hidden_layers": 12, "num_attention_heads": 16, "intermediate_size": 2048},
+    ),
+    "nucleotide-transformer-v2-100m-multi-species": (
+        "v2",
+        {"hidden_size": 512, "num_hidden_layers": 22, "num_attention_heads": 16, "intermediate_size": 2048},
+    ),
+    "nucleotide-transformer-v2-250m-multi-species": (
+        "v2",
+        {"hidden_size": 768, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 3072},
+    ),
+    "nucleotide-transformer-v2-500m-multi-species": (
+        "v2",
+        {"hidden_size": 1024, "num_hidden_layers": 29, "num_attention_heads": 16, "intermediate_size": 4096},
+    ),
 }
 
 
@@ -186,7 +210,9 @@ class NucleotideTransformerConfig(PreTrainedConfig):
                 f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads ({self.num_attention_heads})."
             )
         if self.position_embedding_type not in ("absolute", "rotary"):
-            raise ValueError(f"position_embedding_type must be 'absolute' or 'rotary', got {self.position_embedding_type!r}.")
+            raise ValueError(
+                f"position_embedding_type must be 'absolute' or 'rotary', got {self.position_embedding_type!r}."
+            )
         if self.position_embedding_type == "rotary" and (self.hidden_size // self.num_attention_heads) % 2:
             raise ValueError("Rotary position embeddings need an even head dimension.")
         if self.ffn_activation not in ("gelu", "swiglu"):
@@ -194,7 +220,9 @@ class NucleotideTransformerConfig(PreTrainedConfig):
         if self.classifier_pooling not in ("cls", "mean"):
             raise ValueError(f"classifier_pooling must be 'cls' or 'mean', got {self.classifier_pooling!r}.")
         if self.max_position_embeddings <= (self.pad_token_id or 0) + 1:
-            raise ValueError(f"max_position_embeddings ({self.max_position_embeddings}) is too small to hold any token.")
+            raise ValueError(
+                f"max_position_embeddings ({self.max_position_embeddings}) is too small to hold any token."
+            )
 
     @classmethod
     def get_config_dict(cls, pretrained_model_name_or_path, **kwargs):

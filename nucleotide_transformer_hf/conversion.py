@@ -46,7 +46,11 @@ class ConversionReport:
 
 def split_unused_keys(keys, config: NucleotideTransformerConfig) -> tuple[list[str], list[str]]:
     """Splits checkpoint keys into (kept, ignored); ignored are exactly the reference's unused tensors."""
-    names = [n for n in UNUSED_CHECKPOINT_KEYS if not (n == "rotary_position_table" and config.position_embedding_type == "absolute")]
+    names = [
+        n
+        for n in UNUSED_CHECKPOINT_KEYS
+        if not (n == "rotary_position_table" and config.position_embedding_type == "absolute")
+    ]
     patterns = [re.compile(r"(^|\.)" + UNUSED_CHECKPOINT_KEYS[n]) for n in names]
     kept, ignored = [], []
     for key in keys:
@@ -64,7 +68,10 @@ def read_state_dict(folder: str | os.PathLike, allow_pickle: bool = False) -> di
     """All tensors of a Hugging Face checkpoint folder: safetensors (single or sharded) first, else pickle files
     (`pytorch_model.bin`, single or sharded) only with `allow_pickle=True` (loaded with `weights_only=True`)."""
     folder = Path(folder)
-    for single, index in (("model.safetensors", "model.safetensors.index.json"), ("pytorch_model.bin", "pytorch_model.bin.index.json")):
+    for single, index in (
+        ("model.safetensors", "model.safetensors.index.json"),
+        ("pytorch_model.bin", "pytorch_model.bin.index.json"),
+    ):
         if (folder / index).is_file():
             files = sorted(set(json.loads((folder / index).read_text())["weight_map"].values()))
         elif (folder / single).is_file():
@@ -106,7 +113,11 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], report: Co
 
 def _config_changes(published: dict, native: NucleotideTransformerConfig) -> dict[str, tuple[object, object]]:
     ours = native.to_dict()
-    changes = {key: (value, ours.get(key, "(dropped)")) for key, value in published.items() if ours.get(key, "(dropped)") != value}
+    changes = {
+        key: (value, ours.get(key, "(dropped)"))
+        for key, value in published.items()
+        if ours.get(key, "(dropped)") != value
+    }
     changes.update({key: ("(absent)", ours[key]) for key in ("ffn_activation", "ffn_bias") if key not in published})
     return {k: v for k, v in changes.items() if k not in ("transformers_version", "_name_or_path")}
 
@@ -136,6 +147,7 @@ def _published_tokenizer(folder: Path, config: NucleotideTransformerConfig) -> N
 
 # ---------------------------------------------------------------------------------------------------------------------
 # JAX (Haiku) checkpoints: jax_model/hyperparams.json + the parameter pytree (nt-reference §2.2 and §3.2)
+
 
 def jax_hyperparams_to_config(hyperparams: dict) -> NucleotideTransformerConfig:
     """Our config from a JAX `hyperparams.json` (name table in nt-reference §2.2)."""
@@ -273,7 +285,9 @@ def convert_checkpoint(
     elif (source / "hyperparams.json").is_file() or (source / "jax_model" / "hyperparams.json").is_file():
         model, tokenizer, report = load_jax_checkpoint(source, allow_pickle)
     else:
-        raise FileNotFoundError(f"{source} has neither config.json (Hugging Face) nor [jax_model/]hyperparams.json (JAX).")
+        raise FileNotFoundError(
+            f"{source} has neither config.json (Hugging Face) nor [jax_model/]hyperparams.json (JAX)."
+        )
     save_for_hub(model, out_dir, tokenizer=tokenizer, max_shard_size=max_shard_size)
     return report
 
@@ -281,13 +295,19 @@ def convert_checkpoint(
 def _convert_arguments(parser) -> None:
     parser.add_argument("source", help="published checkpoint folder (Hugging Face layout or JAX jax_model/)")
     parser.add_argument("out", help="folder to write our native checkpoint to")
-    parser.add_argument("--allow-pickle", action="store_true", help="read pytorch_model.bin / joblib pickles (trusted sources only)")
+    parser.add_argument(
+        "--allow-pickle", action="store_true", help="read pytorch_model.bin / joblib pickles (trusted sources only)"
+    )
     parser.add_argument("--max-shard-size", default="2GB")
 
 
-@subcommand("convert", "Convert a published NT checkpoint (HF v1/v2 or JAX) to this package's format.", _convert_arguments)
+@subcommand(
+    "convert", "Convert a published NT checkpoint (HF v1/v2 or JAX) to this package's format.", _convert_arguments
+)
 def _convert_command(args) -> int:
-    report = convert_checkpoint(args.source, args.out, allow_pickle=args.allow_pickle, max_shard_size=args.max_shard_size)
+    report = convert_checkpoint(
+        args.source, args.out, allow_pickle=args.allow_pickle, max_shard_size=args.max_shard_size
+    )
     print(report.summary())
     print(f"wrote {args.out}")
     return 0

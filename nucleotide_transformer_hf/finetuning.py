@@ -102,8 +102,10 @@ def register_peft_defaults() -> None:
         (constants.TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING, IA3_FEEDFORWARD_MODULES),
         (ia3_model.TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING, IA3_FEEDFORWARD_MODULES),
         (constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING, LORA_TARGET_MODULES),
-        (getattr(LoraModel, "target_module_mapping", constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING),
-         LORA_TARGET_MODULES),
+        (
+            getattr(LoraModel, "target_module_mapping", constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING),
+            LORA_TARGET_MODULES,
+        ),
     )
     for mapping, modules in registrations:
         mapping.setdefault(model_type, list(modules))
@@ -156,7 +158,9 @@ class TaskData:
 
     def __post_init__(self):
         if self.kind not in LABEL_KINDS:
-            raise ValueError(f"{self.source}: unknown label kind {self.kind!r}; choose one of {', '.join(LABEL_KINDS)}.")
+            raise ValueError(
+                f"{self.source}: unknown label kind {self.kind!r}; choose one of {', '.join(LABEL_KINDS)}."
+            )
         if len(self.labels) != len(self.sequences):
             raise ValueError(f"{self.source}: {len(self.sequences)} sequences but {len(self.labels)} labels.")
         if self.kind == "token":
@@ -267,7 +271,9 @@ def task_from_columns(
     label_names = None
     if len(columns) > 1:
         if kind not in ("multilabel", "regression"):
-            raise ValueError(f"{source}: several label columns ({', '.join(columns)}) need kind multilabel or regression.")
+            raise ValueError(
+                f"{source}: several label columns ({', '.join(columns)}) need kind multilabel or regression."
+            )
         matrix = np.column_stack([np.asarray(label_columns[c]) for c in columns])
         labels = matrix.astype(np.float32) if kind == "regression" else matrix.astype(np.int64)
         label_names, num_labels = columns, len(columns)
@@ -637,7 +643,11 @@ ModelSource = str | os.PathLike | NucleotideTransformerConfig | NucleotideTransf
 
 
 def _head_class(kind: str):
-    return NucleotideTransformerForTokenClassification if kind == "token" else NucleotideTransformerForSequenceClassification
+    return (
+        NucleotideTransformerForTokenClassification
+        if kind == "token"
+        else NucleotideTransformerForSequenceClassification
+    )
 
 
 def load_model_for_task(
@@ -829,10 +839,14 @@ def make_compute_metrics(kind: str):
     return compute_metrics
 
 
-def _tokenizer_for(source: Any, tokenizer: NucleotideTransformerTokenizerFast | None) -> NucleotideTransformerTokenizerFast:
+def _tokenizer_for(
+    source: Any, tokenizer: NucleotideTransformerTokenizerFast | None
+) -> NucleotideTransformerTokenizerFast:
     if tokenizer is not None:
         return tokenizer
-    if isinstance(source, (str, os.PathLike)) and any((Path(source) / f).exists() for f in ("tokenizer.json", "vocab.txt")):
+    if isinstance(source, (str, os.PathLike)) and any(
+        (Path(source) / f).exists() for f in ("tokenizer.json", "vocab.txt")
+    ):
         return NucleotideTransformerTokenizerFast.from_pretrained(source)
     raise ValueError(f"Pass the tokenizer: the model source {source!r} has no tokenizer files.")
 
@@ -861,7 +875,12 @@ def finetune(
     settings = settings or FinetuneSettings()
     tokenizer = _tokenizer_for(source, tokenizer)
     model = load_model_for_task(
-        source, train.kind, train.num_labels, random_init=settings.random_init, pooling=settings.pooling, seed=settings.seed
+        source,
+        train.kind,
+        train.num_labels,
+        random_init=settings.random_init,
+        pooling=settings.pooling,
+        seed=settings.seed,
     )
     max_tokens = model.config.context_length
     model = apply_method(model, settings.method, lora_rank=settings.lora_rank, verbose=settings.verbose)
@@ -874,9 +893,7 @@ def finetune(
     has_eval = eval_dataset is not None
     args = _training_arguments(settings, has_eval, metric, greater_is_better)
     collator = (
-        DataCollatorForTokenClassification(tokenizer)
-        if train.kind == "token"
-        else DataCollatorWithPadding(tokenizer)
+        DataCollatorForTokenClassification(tokenizer) if train.kind == "token" else DataCollatorWithPadding(tokenizer)
     )
     trainer = Trainer(
         model=model,
@@ -911,7 +928,9 @@ def finetune(
     )
 
 
-def _training_arguments(settings: FinetuneSettings, has_eval: bool, metric: str, greater_is_better: bool) -> TrainingArguments:
+def _training_arguments(
+    settings: FinetuneSettings, has_eval: bool, metric: str, greater_is_better: bool
+) -> TrainingArguments:
     return TrainingArguments(
         output_dir=settings.output_dir,
         max_steps=settings.max_steps,
@@ -955,9 +974,12 @@ def _forward_scores(model: torch.nn.Module, tokenizer, sequences: list[str], tok
         batch = [sequences[i] for i in batch_indices]
         encoded = tokenizer(batch, padding=True, return_tensors="pt", return_offsets_mapping=token_level)
         offsets = encoded.pop("offset_mapping", None)
-        logits = model(
-            input_ids=encoded["input_ids"].to(device), attention_mask=encoded["attention_mask"].to(device)
-        ).logits.float().cpu().numpy()
+        logits = (
+            model(input_ids=encoded["input_ids"].to(device), attention_mask=encoded["attention_mask"].to(device))
+            .logits.float()
+            .cpu()
+            .numpy()
+        )
         for row, index in enumerate(batch_indices):
             if token_level:
                 length = int(encoded["attention_mask"][row].sum())

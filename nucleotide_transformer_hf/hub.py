@@ -156,7 +156,9 @@ from .cli import subcommand  # noqa: E402  (the CLI registry; cli imports this m
 _CLASSES = {cls.__name__: cls for cls in _AUTO_CLASS_OF}
 
 
-def load_native(model_dir: str | os.PathLike) -> tuple[NucleotideTransformerPreTrainedModel, NucleotideTransformerTokenizerFast | None]:
+def load_native(
+    model_dir: str | os.PathLike,
+) -> tuple[NucleotideTransformerPreTrainedModel, NucleotideTransformerTokenizerFast | None]:
     """Our model (class from `config.architectures`) and, when present, tokenizer from a native folder."""
     from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 

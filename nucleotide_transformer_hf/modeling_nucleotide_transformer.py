@@ -19,7 +19,12 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput, TokenClassifierOutput
+from transformers.modeling_outputs import (
+    BaseModelOutput,
+    MaskedLMOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import logging
 
@@ -317,7 +322,9 @@ class NucleotideTransformerEncoder(nn.Module):
         # As ESM and the JAX reference: the last hidden state is taken after the final LayerNorm.
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
-        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)
+        return BaseModelOutput(
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+        )
 
 
 class NucleotideTransformerPreTrainedModel(PreTrainedModel):
@@ -526,7 +533,9 @@ class NucleotideTransformerForMaskedLM(NucleotideTransformerPreTrainedModel):
         loss = None
         if labels is not None:
             loss = CrossEntropyLoss()(logits.view(-1, self.config.vocab_size), labels.to(logits.device).view(-1))
-        output = MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        output = MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
         return output if return_dict is not False else output.to_tuple()
 
 
@@ -611,7 +620,9 @@ class NucleotideTransformerForSequenceClassification(NucleotideTransformerPreTra
                 else:
                     self.config.problem_type = "multi_label_classification"
             if self.config.problem_type == "regression":
-                loss = MSELoss()(logits.squeeze(-1), labels.float()) if self.num_labels == 1 else MSELoss()(logits, labels)
+                loss = (
+                    MSELoss()(logits.squeeze(-1), labels.float()) if self.num_labels == 1 else MSELoss()(logits, labels)
+                )
             elif self.config.problem_type == "single_label_classification":
                 loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1))
             else:

@@ -484,36 +484,50 @@ class VariantPlan:
 
 
 def _unscored(status: str, reason: str) -> dict[str, Any]:
-    return {"status": status, "reason": reason, "window_start": None, "window_end": None,
-            **{name: math.nan for name in SCORE_NAMES}}
+    return {
+        "status": status,
+        "reason": reason,
+        "window_start": None,
+        "window_end": None,
+        **{name: math.nan for name in SCORE_NAMES},
+    }
 
 
 def _parse_variant(index: int, item: Any) -> tuple[str, int, str, str] | dict[str, Any]:
     """(sequence, position, ref, alt) of one pipeline input, or its unscored result; malformed input raises."""
     if not isinstance(item, dict):
-        raise TypeError(f"Variant {index} is a {type(item).__name__}; expected a dict with sequence/position/ref/alt "
-                        "or ref_sequence/alt_sequence.")
+        raise TypeError(
+            f"Variant {index} is a {type(item).__name__}; expected a dict with sequence/position/ref/alt "
+            "or ref_sequence/alt_sequence."
+        )
     if "ref_sequence" in item or "alt_sequence" in item:
         ref_seq, alt_seq = item.get("ref_sequence"), item.get("alt_sequence")
         if not isinstance(ref_seq, str) or not isinstance(alt_seq, str):
             raise ValueError(f"Variant {index}: ref_sequence and alt_sequence must both be strings.")
         ref_seq, alt_seq = ref_seq.translate(_WHITESPACE), alt_seq.translate(_WHITESPACE)
         if len(ref_seq) != len(alt_seq):
-            return _unscored("skipped", f"indel: sequences of {len(ref_seq)} and {len(alt_seq)} bp; only "
-                             "single-nucleotide variants are scored")
-        diff = np.flatnonzero(np.frombuffer(ref_seq.upper().encode(), np.uint8)
-                              != np.frombuffer(alt_seq.upper().encode(), np.uint8))
+            return _unscored(
+                "skipped",
+                f"indel: sequences of {len(ref_seq)} and {len(alt_seq)} bp; only single-nucleotide variants are scored",
+            )
+        diff = np.flatnonzero(
+            np.frombuffer(ref_seq.upper().encode(), np.uint8) != np.frombuffer(alt_seq.upper().encode(), np.uint8)
+        )
         if diff.size == 0:
             return _unscored("skipped", "allele: ref and alt sequences are identical")
         if diff.size > 1:
-            return _unscored("skipped", f"mnv: the sequences differ at {diff.size} positions; only "
-                             "single-nucleotide variants are scored")
+            return _unscored(
+                "skipped",
+                f"mnv: the sequences differ at {diff.size} positions; only single-nucleotide variants are scored",
+            )
         position = int(diff[0])
         return ref_seq, position, ref_seq[position], alt_seq[position]
     missing = [key for key in ("sequence", "position", "ref", "alt") if key not in item]
     if missing:
-        raise ValueError(f"Variant {index} lacks {', '.join(missing)}; give sequence, position (0-based), ref and alt, "
-                         "or ref_sequence and alt_sequence.")
+        raise ValueError(
+            f"Variant {index} lacks {', '.join(missing)}; give sequence, position (0-based), ref and alt, "
+            "or ref_sequence and alt_sequence."
+        )
     sequence, position, ref, alt = item["sequence"], item["position"], item["ref"], item["alt"]
     if not isinstance(sequence, str) or not isinstance(ref, str) or not isinstance(alt, str):
         raise ValueError(f"Variant {index}: sequence, ref and alt must be strings.")
@@ -521,8 +535,10 @@ def _parse_variant(index: int, item: Any) -> tuple[str, int, str, str] | dict[st
         raise ValueError(f"Variant {index}: position must be an integer, got {position!r}.")
     sequence = sequence.translate(_WHITESPACE)
     if not ref or not 0 <= position <= len(sequence) - len(ref):
-        raise ValueError(f"Variant {index}: REF {ref!r} at position {position} does not fit in a sequence of "
-                         f"{len(sequence)} bp (positions are 0-based).")
+        raise ValueError(
+            f"Variant {index}: REF {ref!r} at position {position} does not fit in a sequence of "
+            f"{len(sequence)} bp (positions are 0-based)."
+        )
     found = sequence[position : position + len(ref)]
     if found.upper() != ref.upper():
         return _unscored("flagged", f"mismatch: REF {ref!r} but the sequence has {found!r} at position {position}")
@@ -579,15 +595,23 @@ def plan_variant_scores(
         lo, hi = fitted[window]
         if not lo <= offset < hi:
             plan.results[index] = _unscored(
-                "skipped", f"window: the {len(window)} bp window has more tokens than the context holds "
-                f"({capacity}) and the variant falls outside the kept block (too many N)")
+                "skipped",
+                f"window: the {len(window)} bp window has more tokens than the context holds "
+                f"({capacity}) and the variant falls outside the kept block (too many N)",
+            )
             continue
         piece = window[lo:hi]
         plan.results[index] = {"status": "scored", "reason": "", "window_start": start + lo, "window_end": start + hi}
         strands = [(piece, offset - lo, ref_base, alt_base)]
         if both_strands:
-            strands.append((reverse_complement(piece), hi - 1 - offset, ref_base.translate(_COMPLEMENT),
-                            alt_base.translate(_COMPLEMENT)))
+            strands.append(
+                (
+                    reverse_complement(piece),
+                    hi - 1 - offset,
+                    ref_base.translate(_COMPLEMENT),
+                    alt_base.translate(_COMPLEMENT),
+                )
+            )
         scored.append((index, strands))
         strands_to_tokenize += [s[0] for s in strands]
 
@@ -643,13 +667,15 @@ def finish_variant_scores(plan: VariantPlan, results: Sequence[Any]) -> list[dic
     for index, ref_pass, alt_pass, mask_pass, ref_id, alt_id in plan.links:
         r, a = _pooled(results[ref_pass]), _pooled(results[alt_pass])
         log_probs = results[mask_pass]
-        scores = np.array([
-            float(r @ a / (np.linalg.norm(r) * np.linalg.norm(a))),
-            float(np.abs(r - a).sum()),
-            float(np.sqrt(((r - a) ** 2).sum())),
-            float(r @ a),
-            float(log_probs[alt_id]) - float(log_probs[ref_id]),
-        ])
+        scores = np.array(
+            [
+                float(r @ a / (np.linalg.norm(r) * np.linalg.norm(a))),
+                float(np.abs(r - a).sum()),
+                float(np.sqrt(((r - a) ** 2).sum())),
+                float(r @ a),
+                float(log_probs[alt_id]) - float(log_probs[ref_id]),
+            ]
+        )
         per_variant.setdefault(index, []).append(scores)
     out = []
     for index, result in enumerate(plan.results):
@@ -689,12 +715,23 @@ def score_variants(
     window_bp = window_bp or capacity * KMER_SIZE
     window_snap = window_snap or default_window_snap(window_bp)
     plan = plan_variant_scores(
-        tokenizer, variants, capacity=capacity, window_bp=window_bp, window_snap=window_snap, pooling=pooling,
-        both_strands=both_strands, share_windows=share_windows,
+        tokenizer,
+        variants,
+        capacity=capacity,
+        window_bp=window_bp,
+        window_snap=window_snap,
+        pooling=pooling,
+        both_strands=both_strands,
+        share_windows=share_windows,
     )
     results = run_forward_passes(
-        model, plan.passes, layers=layer, batch_size=batch_size, pad_token_id=tokenizer.pad_token_id,
-        progress=progress, description="variant windows",
+        model,
+        plan.passes,
+        layers=layer,
+        batch_size=batch_size,
+        pad_token_id=tokenizer.pad_token_id,
+        progress=progress,
+        description="variant windows",
     )
     if stats is not None:
         stats["forward_passes"] = stats.get("forward_passes", 0) + len(plan.passes)
@@ -721,8 +758,9 @@ class _WholeCallPipeline(Pipeline):
         preprocess_params = {**self._preprocess_params, **preprocess_params}
         forward_params = {**self._forward_params, **forward_params, "batch_size": batch_size}
         postprocess_params = {**self._postprocess_params, **postprocess_params}
-        outputs = self.run_single([inputs] if single else list(inputs), preprocess_params, forward_params,
-                                  postprocess_params)
+        outputs = self.run_single(
+            [inputs] if single else list(inputs), preprocess_params, forward_params, postprocess_params
+        )
         return outputs[0] if single else outputs
 
     def get_inference_context(self):
@@ -736,8 +774,9 @@ class DnaEmbeddingPipeline(_WholeCallPipeline):
     `window_overlap` and `max_window_tokens` (long sequences), `batch_size`, `progress`. Rules: module docstring.
     """
 
-    def _sanitize_parameters(self, pooling=None, layers=None, window_overlap=None, max_window_tokens=None,
-                             progress=None, **kwargs):
+    def _sanitize_parameters(
+        self, pooling=None, layers=None, window_overlap=None, max_window_tokens=None, progress=None, **kwargs
+    ):
         if kwargs:
             raise TypeError(f"Unknown dna-embedding options: {', '.join(sorted(kwargs))}.")
         preprocess, forward = {}, {}
@@ -758,13 +797,27 @@ class DnaEmbeddingPipeline(_WholeCallPipeline):
         capacity = window_tokens(self.model, self.tokenizer)
         if max_window_tokens is not None:
             capacity = min(capacity, int(max_window_tokens))
-        return {"plan": plan_embeddings(self.tokenizer, sequences, capacity=capacity, pooling=pooling,
-                                        single_layer=single, window_overlap=window_overlap)}
+        return {
+            "plan": plan_embeddings(
+                self.tokenizer,
+                sequences,
+                capacity=capacity,
+                pooling=pooling,
+                single_layer=single,
+                window_overlap=window_overlap,
+            )
+        }
 
     def _forward(self, model_inputs, layers=-1, batch_size=DEFAULT_BATCH_SIZE, progress=False):
         plan = model_inputs["plan"]
-        results = run_forward_passes(self.model, plan.passes, layers=layers, batch_size=batch_size,
-                                     pad_token_id=self.tokenizer.pad_token_id, progress=progress)
+        results = run_forward_passes(
+            self.model,
+            plan.passes,
+            layers=layers,
+            batch_size=batch_size,
+            pad_token_id=self.tokenizer.pad_token_id,
+            progress=progress,
+        )
         return {"plan": plan, "results": results}
 
     def postprocess(self, model_outputs):
@@ -781,13 +834,27 @@ class VariantEffectPipeline(_WholeCallPipeline):
     `window_snap`, `share_windows`, `batch_size`, `progress`.
     """
 
-    def _sanitize_parameters(self, layer=None, pooling=None, both_strands=None, window_bp=None, window_snap=None,
-                             share_windows=None, progress=None, **kwargs):
+    def _sanitize_parameters(
+        self,
+        layer=None,
+        pooling=None,
+        both_strands=None,
+        window_bp=None,
+        window_snap=None,
+        share_windows=None,
+        progress=None,
+        **kwargs,
+    ):
         if kwargs:
             raise TypeError(f"Unknown variant-effect options: {', '.join(sorted(kwargs))}.")
         preprocess, forward = {}, {}
-        for name, value in (("pooling", pooling), ("both_strands", both_strands), ("window_bp", window_bp),
-                            ("window_snap", window_snap), ("share_windows", share_windows)):
+        for name, value in (
+            ("pooling", pooling),
+            ("both_strands", both_strands),
+            ("window_bp", window_bp),
+            ("window_snap", window_snap),
+            ("share_windows", share_windows),
+        ):
             if value is not None:
                 preprocess[name] = value
         if layer is not None:
@@ -796,23 +863,42 @@ class VariantEffectPipeline(_WholeCallPipeline):
             forward["progress"] = progress
         return preprocess, forward, {}
 
-    def preprocess(self, variants, layer=-1, pooling="mean", both_strands=False, window_bp=None, window_snap=None,
-                   share_windows=True):
+    def preprocess(
+        self,
+        variants,
+        layer=-1,
+        pooling="mean",
+        both_strands=False,
+        window_bp=None,
+        window_snap=None,
+        share_windows=True,
+    ):
         _check_variant_layer(self.model, layer)
         capacity = window_tokens(self.model, self.tokenizer)
         window_bp = window_bp or capacity * KMER_SIZE
         plan = plan_variant_scores(
-            self.tokenizer, variants, capacity=capacity, window_bp=window_bp,
-            window_snap=window_snap or default_window_snap(window_bp), pooling=pooling, both_strands=both_strands,
+            self.tokenizer,
+            variants,
+            capacity=capacity,
+            window_bp=window_bp,
+            window_snap=window_snap or default_window_snap(window_bp),
+            pooling=pooling,
+            both_strands=both_strands,
             share_windows=share_windows,
         )
         return {"plan": plan}
 
     def _forward(self, model_inputs, layer=-1, batch_size=DEFAULT_BATCH_SIZE, progress=False):
         plan = model_inputs["plan"]
-        results = run_forward_passes(self.model, plan.passes, layers=layer, batch_size=batch_size,
-                                     pad_token_id=self.tokenizer.pad_token_id, progress=progress,
-                                     description="variant windows")
+        results = run_forward_passes(
+            self.model,
+            plan.passes,
+            layers=layer,
+            batch_size=batch_size,
+            pad_token_id=self.tokenizer.pad_token_id,
+            progress=progress,
+            description="variant windows",
+        )
         return {"plan": plan, "results": results}
 
     def postprocess(self, model_outputs):

@@ -249,8 +249,9 @@ def iter_genome_windows(
                     yield {"sequence": seq, **base, "strand": strand}
 
 
-def _windows_generator(jobs: list[tuple[str, str, int, int]], options: WindowOptions, split: str,
-                       held_out: HeldOutSplit, passes: int) -> Iterator[dict[str, Any]]:
+def _windows_generator(
+    jobs: list[tuple[str, str, int, int]], options: WindowOptions, split: str, held_out: HeldOutSplit, passes: int
+) -> Iterator[dict[str, Any]]:
     # `jobs` is a list so that `datasets` shards it over processes; size and mtime invalidate the cache on edits.
     for species, path, _size, _mtime in jobs:
         yield from iter_genome_windows(path, options, split=split, held_out=held_out, species=species, passes=passes)
@@ -336,15 +337,24 @@ def build_pretraining_datasets(
     def one(species_list: list[str], split: str):
         jobs = [job for species in species_list for job in jobs_of(species)]
         split_options = options if split == "train" else options.for_evaluation()
-        gen_kwargs = {"jobs": jobs, "options": split_options, "split": split, "held_out": held_out,
-                      "passes": passes if split == "train" else 1}
+        gen_kwargs = {
+            "jobs": jobs,
+            "options": split_options,
+            "split": split,
+            "held_out": held_out,
+            "passes": passes if split == "train" else 1,
+        }
         if streaming:
             dataset = IterableDataset.from_generator(_windows_generator, features=_features(), gen_kwargs=gen_kwargs)
             return dataset.map(_tokenize_windows, batched=True, fn_kwargs=tokenize_kwargs, remove_columns=removed)
         try:
             dataset = Dataset.from_generator(
-                _windows_generator, features=_features(), gen_kwargs=gen_kwargs, cache_dir=cache_dir,
-                num_proc=min(num_proc, len(jobs)) if num_proc and len(jobs) > 1 else None, split=split,
+                _windows_generator,
+                features=_features(),
+                gen_kwargs=gen_kwargs,
+                cache_dir=cache_dir,
+                num_proc=min(num_proc, len(jobs)) if num_proc and len(jobs) > 1 else None,
+                split=split,
             )
         except ValueError as error:  # `datasets` raises "... corresponds to no data" on an empty generator
             if "no data" in str(error):
@@ -352,8 +362,14 @@ def build_pretraining_datasets(
             raise
         if len(dataset) == 0:
             return None
-        return dataset.map(_tokenize_windows, batched=True, fn_kwargs=tokenize_kwargs, remove_columns=removed,
-                           num_proc=num_proc, desc=f"tokenizing {split} windows")
+        return dataset.map(
+            _tokenize_windows,
+            batched=True,
+            fn_kwargs=tokenize_kwargs,
+            remove_columns=removed,
+            num_proc=num_proc,
+            desc=f"tokenizing {split} windows",
+        )
 
     species_names = sorted(groups)
     if species_weights is None:
@@ -363,8 +379,16 @@ def build_pretraining_datasets(
         parts = [one([s], "train") for s in names]
         kept = [(p, species_weights[s]) for p, s in zip(parts, names) if p is not None]
         total = sum(w for _, w in kept)
-        train = interleave_datasets([p for p, _ in kept], probabilities=[w / total for _, w in kept],
-                                    seed=options.seed, stopping_strategy="all_exhausted") if kept else None
+        train = (
+            interleave_datasets(
+                [p for p, _ in kept],
+                probabilities=[w / total for _, w in kept],
+                seed=options.seed,
+                stopping_strategy="all_exhausted",
+            )
+            if kept
+            else None
+        )
     if train is None:
         raise ValueError(
             f"No training windows of {options.window_bp} bp in {sum(len(v) for v in groups.values())} FASTA files: "
@@ -406,12 +430,27 @@ class MLMCollator(DataCollatorForLanguageModeling):
         pad_to_multiple_of: pad lengths to a multiple of this.
     """
 
-    def __init__(self, tokenizer: Any, *, seed: int = 0, vocab_size: int | None = None,
-                 mlm_probability: float = MLM_PROBABILITY, mask_replace_prob: float = MASK_REPLACE_PROB,
-                 random_replace_prob: float = RANDOM_REPLACE_PROB, pad_to_multiple_of: int | None = None):
-        super().__init__(tokenizer=tokenizer, mlm=True, mlm_probability=mlm_probability,
-                         mask_replace_prob=mask_replace_prob, random_replace_prob=random_replace_prob,
-                         pad_to_multiple_of=pad_to_multiple_of, seed=seed, return_tensors="pt")
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        seed: int = 0,
+        vocab_size: int | None = None,
+        mlm_probability: float = MLM_PROBABILITY,
+        mask_replace_prob: float = MASK_REPLACE_PROB,
+        random_replace_prob: float = RANDOM_REPLACE_PROB,
+        pad_to_multiple_of: int | None = None,
+    ):
+        super().__init__(
+            tokenizer=tokenizer,
+            mlm=True,
+            mlm_probability=mlm_probability,
+            mask_replace_prob=mask_replace_prob,
+            random_replace_prob=random_replace_prob,
+            pad_to_multiple_of=pad_to_multiple_of,
+            seed=seed,
+            return_tensors="pt",
+        )
         self.epoch = 0
         vocab = tokenizer.get_vocab()
         limit = vocab_size if vocab_size is not None else len(vocab)
@@ -506,7 +545,9 @@ class MaskEpochCallback(TrainerCallback):
 # ---- loss and metrics ----------------------------------------------------------------------------------------
 
 
-def masked_lm_loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
+def masked_lm_loss(
+    outputs: Any, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None
+) -> torch.Tensor:
     """Summed cross-entropy over selected tokens (labels != -100) divided by `num_items_in_batch`.
 
     `Trainer` passes the number of selected tokens in the whole optimiser step: all gradient-accumulation
@@ -585,8 +626,12 @@ def compute_mlm_metrics(prediction: EvalPrediction, tokenizer: Any | None = None
     return metrics
 
 
-def frequency_baseline(train_dataset: Iterable[Mapping[str, Any]], held_out: Iterable[Mapping[str, Any]],
-                       tokenizer: Any, max_examples: int | None = None) -> dict[str, Any]:
+def frequency_baseline(
+    train_dataset: Iterable[Mapping[str, Any]],
+    held_out: Iterable[Mapping[str, Any]],
+    tokenizer: Any,
+    max_examples: int | None = None,
+) -> dict[str, Any]:
     """What the training 6-mer frequencies alone score at the held-out masked positions (`held_out` with fixed
     masks): the accuracy (and base accuracy, see `compute_mlm_metrics`) of always predicting the most common
     training token, and the cross-entropy of the frequencies (add-one smoothed over the nucleotide tokens). Reads at
@@ -670,8 +715,10 @@ def load_tokenizer(config: Any, source: str | os.PathLike | None = None) -> Any:
 
     from .tokenization_nucleotide_transformer import NucleotideTransformerTokenizerFast
 
-    if source is not None and Path(source).is_dir() and any(
-        (Path(source) / name).is_file() for name in ("tokenizer.json", "vocab.txt")
+    if (
+        source is not None
+        and Path(source).is_dir()
+        and any((Path(source) / name).is_file() for name in ("tokenizer.json", "vocab.txt"))
     ):
         return AutoTokenizer.from_pretrained(str(source))
     layout = config.architecture_version or ("v1" if config.vocab_size == 4105 else "v2")
@@ -698,8 +745,9 @@ class WarmupInverseSqrt:
         return math.sqrt(max(self.warmup_steps, 1) / max(step, 1))
 
 
-def gradient_accumulation_for(tokens_per_step: int, per_device_batch_size: int, sequence_tokens: int,
-                              world_size: int = 1) -> int:
+def gradient_accumulation_for(
+    tokens_per_step: int, per_device_batch_size: int, sequence_tokens: int, world_size: int = 1
+) -> int:
     """Micro-batches per optimiser step so that one step sees at least `tokens_per_step` tokens:
     `ceil(tokens_per_step / (per_device_batch_size * sequence_tokens * world_size))`, at least 1."""
     if min(tokens_per_step, per_device_batch_size, sequence_tokens, world_size) <= 0:
@@ -777,8 +825,9 @@ class PretrainingTrainer(Trainer):
         kwargs.setdefault("compute_loss_func", masked_lm_loss)
         kwargs.setdefault("preprocess_logits_for_metrics", mlm_logits_to_predictions)
         collator = kwargs.get("data_collator")
-        kwargs.setdefault("compute_metrics", functools.partial(
-            compute_mlm_metrics, tokenizer=getattr(collator, "tokenizer", None)))
+        kwargs.setdefault(
+            "compute_metrics", functools.partial(compute_mlm_metrics, tokenizer=getattr(collator, "tokenizer", None))
+        )
         super().__init__(*args, **kwargs)
         self.schedule = schedule
         if isinstance(self.data_collator, MLMCollator):
@@ -858,8 +907,9 @@ class CSVLoggerCallback(TrainerCallback):
                     writer.writerow([state.global_step, state.epoch, name, value])
 
 
-def plot_loss_curve(log_history: Sequence[Mapping[str, Any]], path: str | os.PathLike,
-                    baseline: Mapping[str, Any] | None = None) -> Path:
+def plot_loss_curve(
+    log_history: Sequence[Mapping[str, Any]], path: str | os.PathLike, baseline: Mapping[str, Any] | None = None
+) -> Path:
     """Writes a PNG against optimiser steps: training and held-out masked-LM loss, held-out masked-token accuracy
     and, when logged, base accuracy; a `frequency_baseline` result, when given, is drawn as dashed lines. Uses
     matplotlib's Agg canvas, so no display is needed and the global backend is left alone."""
@@ -871,14 +921,28 @@ def plot_loss_curve(log_history: Sequence[Mapping[str, Any]], path: str | os.Pat
         return [p[0] for p in points], [p[1] for p in points]
 
     panels = [
-        ("cross-entropy (nats)", [("loss", "training loss"), ("eval_masked_loss", "held-out masked-token loss")],
-         "held_out_loss", "training 6-mer frequencies"),
-        ("6-mer accuracy", [("eval_masked_accuracy", "held-out masked-token accuracy")],
-         "held_out_accuracy", "always the most common 6-mer"),
+        (
+            "cross-entropy (nats)",
+            [("loss", "training loss"), ("eval_masked_loss", "held-out masked-token loss")],
+            "held_out_loss",
+            "training 6-mer frequencies",
+        ),
+        (
+            "6-mer accuracy",
+            [("eval_masked_accuracy", "held-out masked-token accuracy")],
+            "held_out_accuracy",
+            "always the most common 6-mer",
+        ),
     ]
     if series("eval_masked_base_accuracy")[0]:
-        panels.append(("base accuracy", [("eval_masked_base_accuracy", "held-out masked-token base accuracy")],
-                       "held_out_base_accuracy", "always the most common 6-mer"))
+        panels.append(
+            (
+                "base accuracy",
+                [("eval_masked_base_accuracy", "held-out masked-token base accuracy")],
+                "held_out_base_accuracy",
+                "always the most common 6-mer",
+            )
+        )
     figure = Figure(figsize=(5 * len(panels), 4))
     FigureCanvasAgg(figure)
     for axes, (ylabel, keys, baseline_key, baseline_label) in zip(figure.subplots(1, len(panels)), panels):

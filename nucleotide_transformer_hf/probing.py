@@ -47,7 +47,9 @@ def layer_embeddings(
     wrong = [layer for layer in layers if not 0 <= layer < count]
     if wrong:
         raise ValueError(f"Layers {wrong} do not exist: this model has hidden states 0..{count - 1}.")
-    check_sequence_lengths(TaskData(list(sequences), np.zeros(len(sequences)), "binary", 2), encoder.config.context_length)
+    check_sequence_lengths(
+        TaskData(list(sequences), np.zeros(len(sequences)), "binary", 2), encoder.config.context_length
+    )
     device = next(encoder.parameters()).device
     features = {layer: np.zeros((len(sequences), encoder.config.hidden_size), dtype=np.float32) for layer in layers}
     order = np.argsort([len(s) for s in sequences], kind="stable")  # similar lengths together: less padding
@@ -130,7 +132,9 @@ def probe_features(
                 {
                     "layer": layer,
                     "probe": name,
-                    "validation": task_metrics(_scores(probe, validation_features[layer], num_labels), validation_labels, kind),
+                    "validation": task_metrics(
+                        _scores(probe, validation_features[layer], num_labels), validation_labels, kind
+                    ),
                     "test": task_metrics(_scores(probe, test_features[layer], num_labels), test_labels, kind),
                 }
             )

@@ -61,14 +61,44 @@ METHOD_LABELS = {
 
 NT_DOWNSTREAM_TASKS = {
     "InstaDeepAI/nucleotide_transformer_downstream_tasks": (
-        "promoter_all", "promoter_tata", "promoter_no_tata", "enhancers", "enhancers_types", "splice_sites_all",
-        "splice_sites_acceptors", "splice_sites_donors", "H3", "H3K4me1", "H3K4me2", "H3K4me3", "H3K9ac", "H3K14ac",
-        "H3K36me3", "H3K79me3", "H4", "H4ac",
+        "promoter_all",
+        "promoter_tata",
+        "promoter_no_tata",
+        "enhancers",
+        "enhancers_types",
+        "splice_sites_all",
+        "splice_sites_acceptors",
+        "splice_sites_donors",
+        "H3",
+        "H3K4me1",
+        "H3K4me2",
+        "H3K4me3",
+        "H3K9ac",
+        "H3K14ac",
+        "H3K36me3",
+        "H3K79me3",
+        "H4",
+        "H4ac",
     ),
     "InstaDeepAI/nucleotide_transformer_downstream_tasks_revised": (
-        "promoter_all", "promoter_tata", "promoter_no_tata", "enhancers", "enhancers_types", "splice_sites_all",
-        "splice_sites_acceptors", "splice_sites_donors", "H2AFZ", "H3K27ac", "H3K27me3", "H3K36me3", "H3K4me1",
-        "H3K4me2", "H3K4me3", "H3K9ac", "H3K9me3", "H4K20me1",
+        "promoter_all",
+        "promoter_tata",
+        "promoter_no_tata",
+        "enhancers",
+        "enhancers_types",
+        "splice_sites_all",
+        "splice_sites_acceptors",
+        "splice_sites_donors",
+        "H2AFZ",
+        "H3K27ac",
+        "H3K27me3",
+        "H3K36me3",
+        "H3K4me1",
+        "H3K4me2",
+        "H3K4me3",
+        "H3K9ac",
+        "H3K9me3",
+        "H4K20me1",
     ),
 }
 """The 18 tasks of each published NT benchmark (nt-reference §6), by Hub dataset id."""
@@ -126,7 +156,8 @@ def _task_values(path: Path) -> list[str]:
 
 def _sequence_tables(folder: Path) -> list[Path]:
     return [
-        p for p in sorted(folder.iterdir())
+        p
+        for p in sorted(folder.iterdir())
         if p.is_file() and p.name.lower().removesuffix(".gz").endswith((".csv", ".tsv", ".fa", ".fasta", ".fna"))
     ]
 
@@ -136,7 +167,9 @@ def _datasets_folder_sources(folder: Path, name: str) -> list[TaskSource]:
 
     loaded = datasets.load_from_disk(str(folder))
     splits = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
-    renamed = {{"dev": "validation", "valid": "validation", "val": "validation"}.get(k, k): v for k, v in splits.items()}
+    renamed = {
+        {"dev": "validation", "valid": "validation", "val": "validation"}.get(k, k): v for k, v in splits.items()
+    }
     first = next(iter(renamed.values()))
     values = sorted(set(first["task"])) if "task" in first.column_names else [None]
 
@@ -205,7 +238,10 @@ def nt_downstream_sources(dataset_id: str, tasks: Sequence[str] | None = None) -
 
             loaded = datasets.load_dataset(dataset_id, task)
             return harmonise_splits(
-                {split: load_task(data, task=task if "task" in data.column_names else None) for split, data in loaded.items()}
+                {
+                    split: load_task(data, task=task if "task" in data.column_names else None)
+                    for split, data in loaded.items()
+                }
             )
 
         return load
@@ -328,8 +364,14 @@ def run_method(
             cache["encoder"] = NucleotideTransformerModel.from_pretrained(model_dir)
             cache["tokenizer"] = NucleotideTransformerTokenizerFast.from_pretrained(model_dir)
         result = probe_task(
-            cache["encoder"], cache["tokenizer"], task.train, task.test, task.validation,
-            layers=settings.probe_layers, probes=settings.probes, seed=seed,
+            cache["encoder"],
+            cache["tokenizer"],
+            task.train,
+            task.test,
+            task.validation,
+            layers=settings.probe_layers,
+            probes=settings.probes,
+            seed=seed,
         )
         metrics = {**result.best["test"], "layer": result.best["layer"], "probe": result.best["probe"]}
         seconds = result.seconds
@@ -431,7 +473,9 @@ def bar_chart(rows: list[dict[str, Any]], path: str | os.PathLike, title: str = 
         sds = [by_task[t]["mcc_sd"] if t in by_task else 0 for t in tasks]
         axes.bar(positions, means, width, yerr=sds, capsize=2, label=METHOD_LABELS[method])
     axes.set_xticks(range(len(tasks)))
-    axes.set_xticklabels(tasks, rotation=45 if len(tasks) > 3 else 0, ha="right" if len(tasks) > 3 else "center", fontsize=8)
+    axes.set_xticklabels(
+        tasks, rotation=45 if len(tasks) > 3 else 0, ha="right" if len(tasks) > 3 else "center", fontsize=8
+    )
     axes.set_ylabel("test MCC (mean ± sd over seeds)")
     axes.axhline(0, color="black", linewidth=0.5)
     axes.legend(fontsize=8)
@@ -521,8 +565,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="model folder with tokenizer files (e.g. outputs/quickstart/model)")
     parser.add_argument("data", nargs="*", help="data folders or table files laid out as ../shared/data")
     parser.add_argument("--out", required=True, help="output folder for runs.csv, results.{csv,md,png}")
-    parser.add_argument("--nt-downstream", action="append", default=[], metavar="HUB_ID",
-                        help=f"also the published NT benchmark by Hub id (network): {', '.join(NT_DOWNSTREAM_TASKS)}")
+    parser.add_argument(
+        "--nt-downstream",
+        action="append",
+        default=[],
+        metavar="HUB_ID",
+        help=f"also the published NT benchmark by Hub id (network): {', '.join(NT_DOWNSTREAM_TASKS)}",
+    )
     parser.add_argument("--tasks", nargs="+", help="task names or shell patterns (e.g. 'gue/EMP_*' prom_core_all)")
     parser.add_argument("--methods", default=",".join(BENCHMARK_METHODS), help="comma-separated subset of %(default)s")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -28,7 +28,6 @@ from transformers import PreTrainedTokenizerFast
 from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
 from transformers.utils import PaddingStrategy
 
-
 NUCLEOTIDES = ("A", "T", "C", "G")
 """The four nucleotides in NT's vocabulary order (A, T, C, G — not alphabetical)."""
 
@@ -707,11 +706,7 @@ class NucleotideTransformerTokenizerFast(PreTrainedTokenizerFast):
         self._validate([text], False, split_special_tokens=split)
         if pair is not None:
             self._validate([pair], False, argument="text_pair", split_special_tokens=split)
-        return (
-            super()
-            ._encode_plus(text=text, text_pair=pair, add_special_tokens=add_special_tokens, **kwargs)
-            .tokens()
-        )
+        return super()._encode_plus(text=text, text_pair=pair, add_special_tokens=add_special_tokens, **kwargs).tokens()
 
     def _eventual_warn_about_too_long_sequence(self, ids, max_length, verbose):
         # Too-long inputs raise in `_check_lengths` instead of warning.

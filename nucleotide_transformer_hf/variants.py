@@ -71,7 +71,18 @@ from .pipelines import (
 from .tokenization_nucleotide_transformer import KMER_SIZE
 
 OUTPUT_COLUMNS = (
-    "line", "allele", "chrom", "pos", "id", "ref", "alt", "status", "reason", "contig", "window_start", "window_end",
+    "line",
+    "allele",
+    "chrom",
+    "pos",
+    "id",
+    "ref",
+    "alt",
+    "status",
+    "reason",
+    "contig",
+    "window_start",
+    "window_end",
     *SCORE_NAMES,
 )
 """Columns of the `score-variants` output, in order."""
@@ -268,8 +279,19 @@ def plan_vcf(
     rows = []
     for record in records:
         if record.problem:
-            rows.append(VariantRow(record.line, 0, record.chrom, record.pos, record.id, record.ref,
-                                   ",".join(record.alts), status="skipped", reason=f"malformed: {record.problem}"))
+            rows.append(
+                VariantRow(
+                    record.line,
+                    0,
+                    record.chrom,
+                    record.pos,
+                    record.id,
+                    record.ref,
+                    ",".join(record.alts),
+                    status="skipped",
+                    reason=f"malformed: {record.problem}",
+                )
+            )
             continue
         contig = mapping[record.chrom]
         status, reason = "scored", ""
@@ -285,8 +307,18 @@ def plan_vcf(
                     status = "flagged"
                     reason = f"mismatch: REF {record.ref!r} but the FASTA has {found!r} at {contig}:{record.pos}"
         for allele, alt in enumerate(record.alts, start=1):
-            row = VariantRow(record.line, allele, record.chrom, record.pos, record.id, record.ref, alt,
-                             status=status, reason=reason, contig=contig or "")
+            row = VariantRow(
+                record.line,
+                allele,
+                record.chrom,
+                record.pos,
+                record.id,
+                record.ref,
+                alt,
+                status=status,
+                reason=reason,
+                contig=contig or "",
+            )
             if status == "scored":
                 snv = classify_alleles(record.ref, alt)
                 if isinstance(snv, str):
@@ -330,8 +362,21 @@ def _row_cells(row: VariantRow, result: dict[str, Any] | None = None) -> list[st
     if result and result.get("window_start") is not None:
         start, end = row.window[0] + result["window_start"] + 1, row.window[0] + result["window_end"]
     scores = [result.get(name) if result else None for name in SCORE_NAMES]
-    cells = [row.line, row.allele, row.chrom, row.pos, row.id, row.ref, row.alt, status, reason, row.contig, start, end,
-             *scores]
+    cells = [
+        row.line,
+        row.allele,
+        row.chrom,
+        row.pos,
+        row.id,
+        row.ref,
+        row.alt,
+        status,
+        reason,
+        row.contig,
+        start,
+        end,
+        *scores,
+    ]
     return [_format(cell) for cell in cells]
 
 
@@ -468,9 +513,18 @@ def score_vcf(
     rows = plan_vcf(records, genome, window_bp, window_snap)
     chunks = make_chunks(rows, chunk_size)
 
-    options = {"layer": layer, "pooling": pooling, "both_strands": both_strands, "window_bp": window_bp,
-               "window_snap": window_snap, "batch_size": batch_size, "chunk_size": chunk_size,
-               "share_windows": share_windows, "device": model.device.type, "dtype": str(model.dtype)}
+    options = {
+        "layer": layer,
+        "pooling": pooling,
+        "both_strands": both_strands,
+        "window_bp": window_bp,
+        "window_snap": window_snap,
+        "batch_size": batch_size,
+        "chunk_size": chunk_size,
+        "share_windows": share_windows,
+        "device": model.device.type,
+        "dtype": str(model.dtype),
+    }
     fingerprint = run_fingerprint(vcf, genome, model, options)
     partial = out.with_name(out.name + ".partial")
     meta = partial / "meta.json"
@@ -497,8 +551,12 @@ def score_vcf(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=sum(len(chunks[k]) for k in mine), unit="variant", position=state.process_index,
-                   desc=f"scoring (process {state.process_index})" if state.num_processes > 1 else "scoring")
+        bar = tqdm(
+            total=sum(len(chunks[k]) for k in mine),
+            unit="variant",
+            position=state.process_index,
+            desc=f"scoring (process {state.process_index})" if state.num_processes > 1 else "scoring",
+        )
     fetched: dict[tuple, str] = {}
     stats = {"forward_passes": 0}
     for k in mine:
@@ -512,12 +570,20 @@ def score_vcf(
                 fetched[key] = genome.fetch(*key)
             items.append({"sequence": fetched[key], "position": row.offset, "ref": row.ref_base, "alt": row.alt_base})
         results = score_variants(
-            model, tokenizer, items, layer=layer, pooling=pooling, both_strands=both_strands, window_bp=window_bp,
-            window_snap=window_snap, batch_size=batch_size, share_windows=share_windows, stats=stats,
+            model,
+            tokenizer,
+            items,
+            layer=layer,
+            pooling=pooling,
+            both_strands=both_strands,
+            window_bp=window_bp,
+            window_snap=window_snap,
+            batch_size=batch_size,
+            share_windows=share_windows,
+            stats=stats,
         )
         lines = [
-            "\t".join([str(index), *_row_cells(rows[index], result)]) + "\n"
-            for index, result in zip(members, results)
+            "\t".join([str(index), *_row_cells(rows[index], result)]) + "\n" for index, result in zip(members, results)
         ]
         _write_atomically(chunk_path(k), lambda t: Path(t).write_text("".join(lines), encoding="utf-8"))
         if bar is not None:
@@ -545,9 +611,17 @@ def score_vcf(
             flush=True,
         )
     state.wait_for_everyone()
-    return {"records": len(records), "rows": len(rows), "scored": counts["scored"], "flagged": counts["flagged"],
-            "skipped": counts["skipped"], "chunks": len(chunks), "chunks_resumed": len(done),
-            "chunks_computed": len(mine), "forward_passes": stats["forward_passes"]}
+    return {
+        "records": len(records),
+        "rows": len(rows),
+        "scored": counts["scored"],
+        "flagged": counts["flagged"],
+        "skipped": counts["skipped"],
+        "chunks": len(chunks),
+        "chunks_resumed": len(done),
+        "chunks_computed": len(mine),
+        "forward_passes": stats["forward_passes"],
+    }
 
 
 # ---- evaluation on labelled sequence pairs ----------------------------------------------------------------------
@@ -601,8 +675,14 @@ def evaluate_variant_windows(
         raise ImportError("AUROC needs scikit-learn: pip install scikit-learn.") from error
     rows = read_variant_windows(path)[:max_variants]
     results = score_variants(
-        model, tokenizer, [{"ref_sequence": row["ref_seq"], "alt_sequence": row["alt_seq"]} for row in rows],
-        layer=layer, pooling=pooling, both_strands=both_strands, batch_size=batch_size, progress=progress,
+        model,
+        tokenizer,
+        [{"ref_sequence": row["ref_seq"], "alt_sequence": row["alt_seq"]} for row in rows],
+        layer=layer,
+        pooling=pooling,
+        both_strands=both_strands,
+        batch_size=batch_size,
+        progress=progress,
     )
     scored = [(row, result) for row, result in zip(rows, results) if result["status"] == "scored"]
     labels = np.array([int(row["label"]) for row, _ in scored])
@@ -610,8 +690,12 @@ def evaluate_variant_windows(
         raise ValueError(
             f"{path}: the scored variants need both labels for an AUROC (got {sorted(set(labels.tolist()))})."
         )
-    metrics: dict[str, float] = {"variants": len(rows), "scored": len(scored), "positives": int(labels.sum()),
-                                 "negatives": int((1 - labels).sum())}
+    metrics: dict[str, float] = {
+        "variants": len(rows),
+        "scored": len(scored),
+        "positives": int(labels.sum()),
+        "negatives": int((1 - labels).sum()),
+    }
     curves = {}
     for name in SCORE_NAMES:
         oriented = PATHOGENIC_DIRECTION[name] * np.array([result[name] for _, result in scored])
@@ -623,16 +707,25 @@ def evaluate_variant_windows(
         with open(out_dir / "scores.tsv", "w", encoding="utf-8") as handle:
             handle.write("\t".join(["variant_id", "label", "status", "reason", *SCORE_NAMES]) + "\n")
             for index, (row, result) in enumerate(zip(rows, results)):
-                cells = [row.get("variant_id", str(index)), row["label"], result["status"], result["reason"],
-                         *(_format(result[name]) for name in SCORE_NAMES)]
+                cells = [
+                    row.get("variant_id", str(index)),
+                    row["label"],
+                    result["status"],
+                    result["reason"],
+                    *(_format(result[name]) for name in SCORE_NAMES),
+                ]
                 handle.write("\t".join(cells) + "\n")
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         plot_roc(curves, metrics, out_dir / "roc.png", title=f"{Path(path).name}: {len(scored)} variants")
     return metrics
 
 
-def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], metrics: dict[str, float], path: str | os.PathLike,
-             title: str = "") -> None:
+def plot_roc(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    metrics: dict[str, float],
+    path: str | os.PathLike,
+    title: str = "",
+) -> None:
     """Saves ROC curves (false vs true positive rate per score, AUROC in the legend) as a PNG (matplotlib Agg)."""
     import matplotlib
 
@@ -654,8 +747,10 @@ def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], metrics: dict[str
 
 def format_metrics(metrics: dict[str, float]) -> str:
     """The AUROC table of `evaluate_variant_windows` as printable text."""
-    lines = [f"zero-shot AUROC on {metrics['scored']} of {metrics['variants']} variants "
-             f"({metrics['positives']} pathogenic, {metrics['negatives']} benign):"]
+    lines = [
+        f"zero-shot AUROC on {metrics['scored']} of {metrics['variants']} variants "
+        f"({metrics['positives']} pathogenic, {metrics['negatives']} benign):"
+    ]
     lines += [f"  {name:18} {metrics[f'auroc_{name}']:.3f}" for name in SCORE_NAMES]
     return "\n".join(lines)
 
@@ -699,10 +794,21 @@ def _score_command(args: argparse.Namespace) -> int:
     model, tokenizer = _load(args.model)
     try:
         score_vcf(
-            model, tokenizer, args.vcf, args.fasta, args.out, layer=args.layer, pooling=args.pooling,
-            both_strands=args.both_strands, window_bp=args.window_bp, window_snap=args.window_snap,
-            batch_size=args.batch_size, chunk_size=args.chunk_size, share_windows=not args.no_share_windows,
-            restart=args.restart, progress=not args.no_progress,
+            model,
+            tokenizer,
+            args.vcf,
+            args.fasta,
+            args.out,
+            layer=args.layer,
+            pooling=args.pooling,
+            both_strands=args.both_strands,
+            window_bp=args.window_bp,
+            window_snap=args.window_snap,
+            batch_size=args.batch_size,
+            chunk_size=args.chunk_size,
+            share_windows=not args.no_share_windows,
+            restart=args.restart,
+            progress=not args.no_progress,
         )
     except (VcfError, ValueError, FileNotFoundError) as error:
         print(f"score-variants: error: {error}", file=sys.stderr)
@@ -711,20 +817,35 @@ def _score_command(args: argparse.Namespace) -> int:
 
 
 def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, type=Path,
-                        help="CSV(.gz) with ref_seq, alt_seq, label, or a folder holding variants.csv.gz")
+    parser.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        help="CSV(.gz) with ref_seq, alt_seq, label, or a folder holding variants.csv.gz",
+    )
     parser.add_argument("--out-dir", type=Path, default=None, help="where scores.tsv, metrics.json and roc.png go")
     parser.add_argument("--max-variants", type=int, default=None, help="score only the first N rows")
     _scoring_arguments(parser)
 
 
-@subcommand("evaluate-variants", "AUROC of each zero-shot score on labelled ref/alt sequence pairs, with a ROC plot.",
-            _evaluate_arguments)
+@subcommand(
+    "evaluate-variants",
+    "AUROC of each zero-shot score on labelled ref/alt sequence pairs, with a ROC plot.",
+    _evaluate_arguments,
+)
 def _evaluate_command(args: argparse.Namespace) -> int:
     model, tokenizer = _load(args.model)
     metrics = evaluate_variant_windows(
-        model, tokenizer, args.data, out_dir=args.out_dir, max_variants=args.max_variants, layer=args.layer,
-        pooling=args.pooling, both_strands=args.both_strands, batch_size=args.batch_size, progress=not args.no_progress,
+        model,
+        tokenizer,
+        args.data,
+        out_dir=args.out_dir,
+        max_variants=args.max_variants,
+        layer=args.layer,
+        pooling=args.pooling,
+        both_strands=args.both_strands,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
     )
     print(format_metrics(metrics))
     if args.out_dir is not None:

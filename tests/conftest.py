@@ -57,7 +57,9 @@ def published_v2(tmp_path_factory):
     """A tiny v2 checkpoint in the published remote-code layout: config without model_type, with auto_map and
     add_bias_fnn; weights with the unused absolute position table, the contact head and per-layer rotary buffers."""
     folder = tmp_path_factory.mktemp("published-v2")
-    reference = NucleotideTransformerForMaskedLM(NucleotideTransformerConfig.from_preset("v2", max_position_embeddings=66, **TINY))
+    reference = NucleotideTransformerForMaskedLM(
+        NucleotideTransformerConfig.from_preset("v2", max_position_embeddings=66, **TINY)
+    )
     _randomise(reference, 2)
     reference.eval()
     config = reference.config

@@ -17,5 +17,7 @@ def test_console_script_lists_presets():
 
 
 def test_unknown_subcommand_fails():
-    result = subprocess.run([sys.executable, "-m", "nucleotide_transformer_hf.cli", "nope"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "nucleotide_transformer_hf.cli", "nope"], capture_output=True, text=True
+    )
     assert result.returncode != 0 and "invalid choice" in result.stderr

@@ -52,4 +52,7 @@ def test_unverified_v2_250m_head_count_assumed_16():
 
 def test_unverified_2_5b_1000g_shape_assumed_equal_to_2_5b_multi_species():
     """nt-reference §2.1: the 2.5b-1000g config.json text is UNVERIFIED; same shape as 2.5b-multi-species assumed."""
-    assert PUBLISHED_MODELS["nucleotide-transformer-2.5b-1000g"] == PUBLISHED_MODELS["nucleotide-transformer-2.5b-multi-species"]
+    assert (
+        PUBLISHED_MODELS["nucleotide-transformer-2.5b-1000g"]
+        == PUBLISHED_MODELS["nucleotide-transformer-2.5b-multi-species"]
+    )

@@ -44,7 +44,11 @@ def test_load_reports_exactly_the_ignored_keys(published_v1, published_v2):
     assert report_v1.ignored_keys == ["esm.contact_head.regression.bias", "esm.contact_head.regression.weight"]
     _, _, report_v2 = load_published_checkpoint(published_v2[0])
     assert report_v2.ignored_keys == sorted(
-        ["esm.contact_head.regression.bias", "esm.contact_head.regression.weight", "esm.embeddings.position_embeddings.weight"]
+        [
+            "esm.contact_head.regression.bias",
+            "esm.contact_head.regression.weight",
+            "esm.embeddings.position_embeddings.weight",
+        ]
         + [f"esm.encoder.layer.{i}.attention.self.rotary_embeddings.inv_freq" for i in range(2)]
     )
     assert report_v2.config_mapping["ffn_activation"] == ("(absent)", "swiglu")

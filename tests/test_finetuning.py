@@ -75,7 +75,9 @@ def _random_task(n: int, length: int, seed: int, kind: str = "binary") -> TaskDa
 
 
 def _settings(tmp_path, **overrides) -> FinetuneSettings:
-    values = dict(max_steps=4, batch_size=8, eval_steps=2, patience=2, output_dir=str(tmp_path / "trainer"), verbose=False)
+    values = dict(
+        max_steps=4, batch_size=8, eval_steps=2, patience=2, output_dir=str(tmp_path / "trainer"), verbose=False
+    )
     return FinetuneSettings(**{**values, **overrides})
 
 
@@ -129,9 +131,13 @@ def test_plain_ia3_config_needs_our_registration(monkeypatch, capsys):
 def test_ia3_scales_keys_values_and_the_ffn_intermediate_only():
     register_peft_defaults()
     model = get_peft_model(_classifier(), IA3Config(task_type="SEQ_CLS"))
-    wrapped = {name.removeprefix("base_model.model."): m for name, m in model.named_modules() if isinstance(m, IA3Layer)}
+    wrapped = {
+        name.removeprefix("base_model.model."): m for name, m in model.named_modules() if isinstance(m, IA3Layer)
+    }
     assert sorted(wrapped) == sorted(
-        f"esm.encoder.layer.{i}.{part}" for i in range(LAYERS) for part in ("attention.self.key", "attention.self.value", "output.dense")
+        f"esm.encoder.layer.{i}.{part}"
+        for i in range(LAYERS)
+        for part in ("attention.self.key", "attention.self.value", "output.dense")
     )  # not attention.output.dense, although it also ends in "output.dense"
     for name, module in wrapped.items():
         feedforward = name.endswith(".output.dense")
@@ -149,13 +155,20 @@ def test_ia3_forward_equals_hand_scaled_weights(tokenizer):
     with torch.no_grad():
         for i in range(LAYERS):
             layer = reference.esm.encoder.layer[i]
-            for part, linear in (("attention.self.key", layer.attention.self.key), ("attention.self.value", layer.attention.self.value)):
+            for part, linear in (
+                ("attention.self.key", layer.attention.self.key),
+                ("attention.self.value", layer.attention.self.value),
+            ):
                 scale = torch.rand(H, generator=generator) + 0.5
-                model.get_submodule(f"base_model.model.esm.encoder.layer.{i}.{part}").ia3_l["default"].copy_(scale[:, None])
+                model.get_submodule(f"base_model.model.esm.encoder.layer.{i}.{part}").ia3_l["default"].copy_(
+                    scale[:, None]
+                )
                 linear.weight.mul_(scale[:, None])  # l ⊙ (W x + b)
                 linear.bias.mul_(scale)
             scale = torch.rand(F, generator=generator) + 0.5
-            model.get_submodule(f"base_model.model.esm.encoder.layer.{i}.output.dense").ia3_l["default"].copy_(scale[None])
+            model.get_submodule(f"base_model.model.esm.encoder.layer.{i}.output.dense").ia3_l["default"].copy_(
+                scale[None]
+            )
             layer.output.dense.weight.mul_(scale[None, :])  # W2 (l_ff ⊙ SiLU(x W_gate) * (x W_value))
     batch = tokenizer(["ACGTGTACGTTTGCA", "GGGCCCAATTNACG"], padding=True, return_tensors="pt")
     with torch.no_grad():
@@ -166,8 +179,9 @@ def test_apply_method_covers_models_deeper_than_the_registered_lists():
     from nucleotide_transformer_hf.finetuning import PEFT_DEFAULT_MAX_LAYERS, apply_method
 
     depth = PEFT_DEFAULT_MAX_LAYERS + 2
-    config = NucleotideTransformerConfig.from_preset("v2", hidden_size=8, num_hidden_layers=depth, num_attention_heads=2,
-                                                     intermediate_size=8, num_labels=2)
+    config = NucleotideTransformerConfig.from_preset(
+        "v2", hidden_size=8, num_hidden_layers=depth, num_attention_heads=2, intermediate_size=8, num_labels=2
+    )
     model = apply_method(NucleotideTransformerForSequenceClassification(config), "ia3", verbose=False)
     scaled = {name for name, p in model.named_parameters() if ".ia3_l." in name}
     assert len(scaled) == 3 * depth
@@ -181,7 +195,9 @@ def test_lora_default_targets_query_and_value():
     lora = {n for n in trainable if ".lora_" in n}
     assert lora == {
         f"base_model.model.esm.encoder.layer.{i}.attention.self.{proj}.lora_{ab}.default.weight"
-        for i in range(LAYERS) for proj in ("query", "value") for ab in "AB"
+        for i in range(LAYERS)
+        for proj in ("query", "value")
+        for ab in "AB"
     }
     assert trainable - lora == {n for n in _expected_ia3_trainable() if "classifier" in n}
 
@@ -191,7 +207,11 @@ def test_lora_default_targets_query_and_value():
 
 @pytest.mark.parametrize("kind", ["binary", "token"])
 def test_ia3_training_changes_only_scalings_and_head(tiny_model_dir, tokenizer, tmp_path, kind):
-    head = NucleotideTransformerForTokenClassification if kind == "token" else NucleotideTransformerForSequenceClassification
+    head = (
+        NucleotideTransformerForTokenClassification
+        if kind == "token"
+        else NucleotideTransformerForSequenceClassification
+    )
     torch.manual_seed(0)  # the seed `finetune` initialises the head with (settings.seed)
     before = head.from_pretrained(tiny_model_dir, num_labels=3 if kind == "token" else 2).state_dict()
     train = _random_task(32, 30, 1, kind)
@@ -217,7 +237,9 @@ def test_ia3_training_changes_only_scalings_and_head(tiny_model_dir, tokenizer, 
 
 def test_saved_adapter_and_merged_model_reproduce_predictions(tiny_model_dir, tokenizer, tmp_path):
     train, test = _random_task(32, 24, 3), _random_task(12, 24, 4)
-    result = finetune(tiny_model_dir, train, None, None, _settings(tmp_path, max_steps=3, learning_rate=5e-2), tokenizer)
+    result = finetune(
+        tiny_model_dir, train, None, None, _settings(tmp_path, max_steps=3, learning_rate=5e-2), tokenizer
+    )
     trained = predict(result.model, tokenizer, test)
     result.model.save_pretrained(tmp_path / "adapter")
     saved = {p.name for p in (tmp_path / "adapter").iterdir()}
@@ -234,7 +256,14 @@ def test_saved_adapter_and_merged_model_reproduce_predictions(tiny_model_dir, to
 
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_lora_and_full_train_with_the_same_code(tiny_model_dir, tokenizer, tmp_path, method):
-    result = finetune(tiny_model_dir, _random_task(24, 24, 5), None, _random_task(10, 24, 6), _settings(tmp_path, method=method), tokenizer)
+    result = finetune(
+        tiny_model_dir,
+        _random_task(24, 24, 5),
+        None,
+        _random_task(10, 24, 6),
+        _settings(tmp_path, method=method),
+        tokenizer,
+    )
     assert set(result.test_metrics) == {"mcc", "f1", "accuracy", "auroc"}
     total = sum(p.numel() for p in result.model.parameters())
     assert (result.trainable_parameters == total) == (method == "full")
@@ -246,11 +275,23 @@ def test_lora_and_full_train_with_the_same_code(tiny_model_dir, tokenizer, tmp_p
 
 @pytest.mark.parametrize("kind", ["multiclass", "multilabel", "regression"])
 def test_other_label_kinds_train_and_score(tiny_model_dir, tokenizer, tmp_path, kind):
-    result = finetune(tiny_model_dir, _random_task(24, 18, 7, kind), _random_task(12, 18, 8, kind), _random_task(12, 18, 9, kind),
-                      _settings(tmp_path), tokenizer)
+    result = finetune(
+        tiny_model_dir,
+        _random_task(24, 18, 7, kind),
+        _random_task(12, 18, 8, kind),
+        _random_task(12, 18, 9, kind),
+        _settings(tmp_path),
+        tokenizer,
+    )
     config = result.model.get_base_model().config
-    assert config.problem_type == {"multiclass": "single_label_classification", "multilabel": "multi_label_classification",
-                                   "regression": "regression"}[kind]
+    assert (
+        config.problem_type
+        == {
+            "multiclass": "single_label_classification",
+            "multilabel": "multi_label_classification",
+            "regression": "regression",
+        }[kind]
+    )
     expected = {"mse", "pearson"} if kind == "regression" else {"mcc", "f1", "accuracy", "auroc"}
     assert set(result.test_metrics) == expected and set(expected) <= set(result.validation_metrics)
 
@@ -266,7 +307,9 @@ def test_cross_validation_holds_out_each_fold_once(tiny_model_dir, tokenizer, tm
     result = cross_validate(tiny_model_dir, task, None, 3, _settings(tmp_path, max_steps=2), tokenizer)
     assert len(result.fold_metrics) == 3
     mccs = [m["mcc"] for m in result.fold_metrics]
-    assert result.mean["mcc"] == pytest.approx(np.mean(mccs)) and result.sd["mcc"] == pytest.approx(np.std(mccs, ddof=1))
+    assert result.mean["mcc"] == pytest.approx(np.mean(mccs)) and result.sd["mcc"] == pytest.approx(
+        np.std(mccs, ddof=1)
+    )
     assert (tmp_path / "trainer" / "fold-2").is_dir()
 
 
@@ -279,14 +322,25 @@ def test_token_labels_land_on_the_right_tokens(tokenizer):
     base_labels = "000111" + "10" + "2" + "222110" + ".1"
     task = TaskData([sequence], [np.array([-100 if c == "." else int(c) for c in base_labels])], "token", 3)
     encoded = encode_task(task, tokenizer)
-    assert tokenizer.convert_ids_to_tokens(encoded[0]["input_ids"]) == ["<cls>", "ACGTGT", "A", "C", "N", "TGCACG", "G", "A"]
+    assert tokenizer.convert_ids_to_tokens(encoded[0]["input_ids"]) == [
+        "<cls>",
+        "ACGTGT",
+        "A",
+        "C",
+        "N",
+        "TGCACG",
+        "G",
+        "A",
+    ]
     # ACGTGT: three 0s and three 1s, tie -> the leftmost base's label 0; TGCACG: 2,2,2,1,1,0 -> 2; singles 1:1;
     # the tail G is unlabelled -> ignored, like <cls>
     assert encoded[0]["labels"] == [IGNORE_INDEX, 0, 1, 0, 2, 2, IGNORE_INDEX, 1]
     assert token_labels_from_bases([1, 1, 0, 0, 0, 2], [(0, 6)]) == [0]  # plain majority
     assert token_labels_from_bases([2, 1, 1, 2, 0, 0], [(0, 6)]) == [2]  # three-way tie -> leftmost
     scores = np.arange(16, dtype=float).reshape(8, 2)
-    per_base = base_scores_from_tokens(scores, tokenizer(sequence, return_offsets_mapping=True)["offset_mapping"], len(sequence))
+    per_base = base_scores_from_tokens(
+        scores, tokenizer(sequence, return_offsets_mapping=True)["offset_mapping"], len(sequence)
+    )
     np.testing.assert_array_equal(per_base[:6], np.repeat(scores[1:2], 6, axis=0))
     np.testing.assert_array_equal(per_base[[6, 7, 8, 15, 16]], scores[[2, 3, 4, 6, 7]])
 
@@ -307,7 +361,9 @@ def test_token_labels_from_a_file(tmp_path, tokenizer):
 
 
 def test_too_long_sequences_raise_naming_them_or_use_windows(tokenizer, tmp_path):
-    config = NucleotideTransformerConfig.from_preset("v2", max_position_embeddings=22, num_labels=2, **TINY)  # 20 tokens
+    config = NucleotideTransformerConfig.from_preset(
+        "v2", max_position_embeddings=22, num_labels=2, **TINY
+    )  # 20 tokens
     task = _random_task(4, 60, 11)
     task.sequences[2] = task.sequences[2] * 4  # 240 bp = 41 tokens
     assert token_count(task.sequences[2]) == len(tokenizer(task.sequences[2])["input_ids"]) == 41
@@ -338,7 +394,9 @@ def test_task_files_csv_tsv_fasta_datasets_and_nt_layout(tmp_path):
     (tmp_path / "t.fna").write_text("".join(f">seq{i}|{y}\n{s[:4]}\n{s[4:]}\n" for i, (s, y) in enumerate(rows)))
     import datasets
 
-    datasets.Dataset.from_dict({"sequence": [s for s, _ in rows], "label": [int(y) for _, y in rows]}).save_to_disk(tmp_path / "ds")
+    datasets.Dataset.from_dict({"sequence": [s for s, _ in rows], "label": [int(y) for _, y in rows]}).save_to_disk(
+        tmp_path / "ds"
+    )
     for source in ("t.csv", "t.tsv.gz", "t.fna", "ds"):
         task = load_task(tmp_path / source)
         assert task.kind == "binary" and task.num_labels == 2, source
@@ -353,7 +411,9 @@ def test_task_files_csv_tsv_fasta_datasets_and_nt_layout(tmp_path):
     with pytest.raises(ValueError, match="no rows for task 'H3'"):
         load_task(tmp_path / "nt.csv", task="H3")
 
-    (tmp_path / "kinds.csv").write_text("sequence,a,b,y,cls\nACGT,1,0,0.5,promoter\nGGCC,0,1,1.25,enhancer\nTTAA,1,1,-2.0,promoter\n")
+    (tmp_path / "kinds.csv").write_text(
+        "sequence,a,b,y,cls\nACGT,1,0,0.5,promoter\nGGCC,0,1,1.25,enhancer\nTTAA,1,1,-2.0,promoter\n"
+    )
     multilabel = load_task(tmp_path / "kinds.csv", label_columns=["a", "b"])
     assert multilabel.kind == "multilabel" and multilabel.labels.tolist() == [[1, 0], [0, 1], [1, 1]]
     regression = load_task(tmp_path / "kinds.csv", label_columns="y")
@@ -391,7 +451,9 @@ def test_bundled_task_folders_load_with_their_splits():
 
 def test_kmer_counts_by_hand():
     counts = kmer_counts(["ACGTACGT", "ACGTANCGTACG", "ACG"], k=6).toarray()
-    index = {kmer: sum("ACGT".index(c) * 4 ** (5 - i) for i, c in enumerate(kmer)) for kmer in ("ACGTAC", "CGTACG", "GTACGT")}
+    index = {
+        kmer: sum("ACGT".index(c) * 4 ** (5 - i) for i, c in enumerate(kmer)) for kmer in ("ACGTAC", "CGTACG", "GTACGT")
+    }
     assert counts[0].sum() == 3 and all(counts[0, i] == 1 for i in index.values())
     assert counts[1].sum() == 1 and counts[1, index["CGTACG"]] == 1  # windows containing N are skipped
     assert counts[2].sum() == 0
@@ -415,9 +477,27 @@ def _load_example():
 
 def test_example_script_learns_a_real_task_better_than_shuffled_labels(tiny_model_dir, tmp_path):
     example = _load_example()
-    common = ["--model", str(tiny_model_dir), "--task-dir", str(REPO / "data" / "tasks" / "prom_core_all"),
-              "--method", "full", "--pooling", "mean", "--max-steps", "100", "--batch-size", "16",
-              "--learning-rate", "1e-3", "--eval-steps", "50", "--patience", "3", "--quiet"]
+    common = [
+        "--model",
+        str(tiny_model_dir),
+        "--task-dir",
+        str(REPO / "data" / "tasks" / "prom_core_all"),
+        "--method",
+        "full",
+        "--pooling",
+        "mean",
+        "--max-steps",
+        "100",
+        "--batch-size",
+        "16",
+        "--learning-rate",
+        "1e-3",
+        "--eval-steps",
+        "50",
+        "--patience",
+        "3",
+        "--quiet",
+    ]
     real = example.main([*common, "--out", str(tmp_path / "real")])
     shuffled = example.main([*common, "--shuffle-labels", "--out", str(tmp_path / "shuffled")])
     assert real["test"]["mcc"] > shuffled["test"]["mcc"] + 0.1 and real["test"]["mcc"] > 0.15
@@ -427,8 +507,22 @@ def test_example_script_learns_a_real_task_better_than_shuffled_labels(tiny_mode
 
 def test_example_script_saves_and_merges_an_ia3_adapter(tiny_model_dir, tmp_path):
     example = _load_example()
-    summary = example.main(["--model", str(tiny_model_dir), "--task-dir", str(REPO / "data" / "tasks" / "prom_core_all"),
-                            "--max-steps", "2", "--eval-steps", "1", "--merge", "--quiet", "--out", str(tmp_path)])
+    summary = example.main(
+        [
+            "--model",
+            str(tiny_model_dir),
+            "--task-dir",
+            str(REPO / "data" / "tasks" / "prom_core_all"),
+            "--max-steps",
+            "2",
+            "--eval-steps",
+            "1",
+            "--merge",
+            "--quiet",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert summary["trainable_parameters"] < summary["total_parameters"] / 10
     config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert config["peft_type"] == "IA3" and config["task_type"] == "SEQ_CLS"

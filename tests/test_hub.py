@@ -88,8 +88,19 @@ def test_push_dry_run_writes_the_upload_folder(trained_like, tmp_path):
     folder, _, _ = trained_like
     dry = tmp_path / "upload"
     code = cli_main(
-        ["push", str(folder), "someone/tiny-nt", "--dry-run", str(dry), "--base-model", "InstaDeepAI/x", "--dataset", "d/e",
-         "--trained-on", "196 kb of bundled genomes"]
+        [
+            "push",
+            str(folder),
+            "someone/tiny-nt",
+            "--dry-run",
+            str(dry),
+            "--base-model",
+            "InstaDeepAI/x",
+            "--dataset",
+            "d/e",
+            "--trained-on",
+            "196 kb of bundled genomes",
+        ]
     )
     assert code == 0
     names = {p.name for p in dry.iterdir()}

@@ -221,8 +221,15 @@ def test_head_swap_from_masked_lm_checkpoint_reports_only_the_new_head(tmp_path)
     source.save_pretrained(tmp_path / "mlm")
     for cls, head in (
         (NucleotideTransformerModel, set()),
-        (NucleotideTransformerForSequenceClassification, {"classifier.dense.weight", "classifier.dense.bias",
-                                                          "classifier.out_proj.weight", "classifier.out_proj.bias"}),
+        (
+            NucleotideTransformerForSequenceClassification,
+            {
+                "classifier.dense.weight",
+                "classifier.dense.bias",
+                "classifier.out_proj.weight",
+                "classifier.out_proj.bias",
+            },
+        ),
         (NucleotideTransformerForTokenClassification, {"classifier.weight", "classifier.bias"}),
     ):
         model, info = cls.from_pretrained(tmp_path / "mlm", output_loading_info=True)

@@ -36,7 +36,11 @@ GENOMES = Path(__file__).resolve().parent.parent / "data" / "genomes"
 def tiny():
     torch.manual_seed(0)
     config = NucleotideTransformerConfig.from_preset(
-        "v2", hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+        "v2",
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
         max_position_embeddings=CONTEXT + 2,
     )
     model = NucleotideTransformerForMaskedLM(config).eval()
@@ -204,6 +208,7 @@ def test_bad_sequences_are_named_by_index(embed):
 
 def direct_scores(model, tokenizer, ref_seq: str, alt_seq: str, position: int, layer: int = -1, pooling: str = "mean"):
     """Every score by hand: two unpadded passes, numpy arithmetic, one masked pass through the full MLM model."""
+
     def pooled(sequence):
         hidden = direct_hidden(model, tokenizer, sequence, layer)
         return hidden[0] if pooling == "cls" else hidden[1:].mean(0)
@@ -298,23 +303,37 @@ def test_refusals_are_per_variant_with_a_reason(score):
     base = sequence[20]
     other = "A" if base != "A" else "C"
     both_changed = reverse_complement(sequence[20:22])[::-1]  # complement: differs at both bases
-    results = score([
-        {"sequence": sequence, "position": 20, "ref": base, "alt": base + "T"},
-        {"sequence": sequence, "position": 20, "ref": other, "alt": base},
-        {"sequence": sequence, "position": 20, "ref": sequence[20:22], "alt": both_changed},
-        {"sequence": sequence, "position": 20, "ref": base, "alt": "<DEL>"},
-        {"sequence": sequence, "position": 20, "ref": base, "alt": "N"},
-        {"ref_sequence": sequence, "alt_sequence": sequence},
-        {"ref_sequence": sequence, "alt_sequence": sequence[:-1]},
-        {"sequence": sequence, "position": 20, "ref": base, "alt": other},
-    ])
+    results = score(
+        [
+            {"sequence": sequence, "position": 20, "ref": base, "alt": base + "T"},
+            {"sequence": sequence, "position": 20, "ref": other, "alt": base},
+            {"sequence": sequence, "position": 20, "ref": sequence[20:22], "alt": both_changed},
+            {"sequence": sequence, "position": 20, "ref": base, "alt": "<DEL>"},
+            {"sequence": sequence, "position": 20, "ref": base, "alt": "N"},
+            {"ref_sequence": sequence, "alt_sequence": sequence},
+            {"ref_sequence": sequence, "alt_sequence": sequence[:-1]},
+            {"sequence": sequence, "position": 20, "ref": base, "alt": other},
+        ]
+    )
     outcomes = [(r["status"], r["reason"].split(":")[0]) for r in results]
-    assert outcomes == [("skipped", "indel"), ("flagged", "mismatch"), ("skipped", "mnv"), ("skipped", "symbolic"),
-                        ("skipped", "allele"), ("skipped", "allele"), ("skipped", "indel"), ("scored", "")]
+    assert outcomes == [
+        ("skipped", "indel"),
+        ("flagged", "mismatch"),
+        ("skipped", "mnv"),
+        ("skipped", "symbolic"),
+        ("skipped", "allele"),
+        ("skipped", "allele"),
+        ("skipped", "indel"),
+        ("scored", ""),
+    ]
     assert all(np.isnan(r["cosine_similarity"]) for r in results[:2])
     with pytest.raises(ValueError, match="Variant 1: REF 'A' at position 70 does not fit"):
-        score([{"sequence": sequence, "position": 20, "ref": base, "alt": other},
-               {"sequence": sequence, "position": 70, "ref": "A", "alt": "C"}])
+        score(
+            [
+                {"sequence": sequence, "position": 20, "ref": base, "alt": other},
+                {"sequence": sequence, "position": 70, "ref": "A", "alt": "C"},
+            ]
+        )
     with pytest.raises(ValueError, match="Variant 0 lacks position"):
         score({"sequence": sequence, "ref": "A", "alt": "C"})
 
@@ -330,8 +349,10 @@ def test_equal_length_alleles_are_trimmed_to_the_snv():
 def test_shared_windows_reuse_reference_passes_with_identical_scores(tiny):
     model, tokenizer = tiny
     sequence = random_dna(200, 17)
-    variants = [{"sequence": sequence, "position": p, "ref": sequence[p], "alt": "A" if sequence[p] != "A" else "G"}
-                for p in (60, 61, 100)]  # 60 and 61 share a 6-mer (token 10), 100 is in token 16
+    variants = [
+        {"sequence": sequence, "position": p, "ref": sequence[p], "alt": "A" if sequence[p] != "A" else "G"}
+        for p in (60, 61, 100)
+    ]  # 60 and 61 share a 6-mer (token 10), 100 is in token 16
     kwargs = dict(capacity=63, window_bp=378, window_snap=42)
     shared = plan_variant_scores(tokenizer, variants, **kwargs, share_windows=True)
     separate = plan_variant_scores(tokenizer, variants, **kwargs, share_windows=False)
@@ -399,8 +420,10 @@ def test_a_bf16_model_runs_both_pipelines_close_to_fp32(tiny):
             # and the 2 layers here end ~0.003 away: 0.01 allows 3x that, far below the embeddings' spread.
             np.testing.assert_allclose(a, b, rtol=0, atol=0.01)
     sequence = random_dna(200, 33)
-    variants = [{"sequence": sequence, "position": p, "ref": sequence[p], "alt": "A" if sequence[p] != "A" else "G"}
-                for p in (40, 100)]
+    variants = [
+        {"sequence": sequence, "position": p, "ref": sequence[p], "alt": "A" if sequence[p] != "A" else "G"}
+        for p in (40, 100)
+    ]
     for low, full in zip(score_variants(bf16, tokenizer, variants), score_variants(model, tokenizer, variants)):
         assert low["status"] == full["status"] == "scored"
         for name in SCORE_NAMES:

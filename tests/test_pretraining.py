@@ -140,7 +140,10 @@ def test_held_out_by_record_file_and_tail(tmp_path):
     options = WindowOptions(window_bp=100, random_offset=False, strands="forward")
 
     def windows(path, split, held):
-        return [(w["source"], w["record"], w["start"]) for w in iter_genome_windows(path, options, split=split, held_out=held)]
+        return [
+            (w["source"], w["record"], w["start"])
+            for w in iter_genome_windows(path, options, split=split, held_out=held)
+        ]
 
     by_record = HeldOutSplit(records={"chr2"})
     assert {r for _, r, _ in windows(a, "held_out", by_record)} == {"chr2"}
@@ -157,15 +160,18 @@ def test_bad_character_names_file_record_and_position(tmp_path):
     path = write_fasta(tmp_path / "bad.fa", {"ok": "ACGT" * 10, "chrX": "ACGTRACGT"})
     with pytest.raises(ValueError, match=r"bad\.fa, record chrX: invalid character 'R' at 0-based position 4"):
         list(iter_genome_windows(path, WindowOptions(window_bp=4)))
-    windows = list(iter_genome_windows(path, WindowOptions(window_bp=9, random_offset=False, strands="forward",
-                                                           allow_iupac=True)))
+    windows = list(
+        iter_genome_windows(path, WindowOptions(window_bp=9, random_offset=False, strands="forward", allow_iupac=True))
+    )
     assert windows[-1]["sequence"] == "ACGTNACGT"
 
 
 def test_cached_and_streaming_datasets_hold_the_same_windows(tmp_path, tokenizer, mito):
     options = WindowOptions(window_bp=600, stride_bp=300, random_offset=True, seed=3)
     held = HeldOutSplit(tail_fraction=0.1)
-    cached = build_pretraining_datasets([MITO], tokenizer, options, held_out=held, cache_dir=tmp_path, keep_sequence=True)
+    cached = build_pretraining_datasets(
+        [MITO], tokenizer, options, held_out=held, cache_dir=tmp_path, keep_sequence=True
+    )
     streamed = build_pretraining_datasets([MITO], tokenizer, options, held_out=held, streaming=True, keep_sequence=True)
     key = lambda e: (e["start"], e["strand"], tuple(e["input_ids"]))  # noqa: E731
     assert sorted(map(key, cached["train"])) == sorted(map(key, streamed["train"]))
@@ -184,8 +190,9 @@ def test_species_weights_set_sampling_proportions(tmp_path, tokenizer):
     a = write_fasta(tmp_path / "alpha.fa", {"a": "".join(rng.choice(list("ACGT"), 60_000))})
     b = write_fasta(tmp_path / "beta.fa", {"b": "".join(rng.choice(list("ACGT"), 60_000))})
     options = WindowOptions(window_bp=60, random_offset=False, strands="forward")
-    train = build_pretraining_datasets([a, b], tokenizer, options, species_weights={"alpha": 3, "beta": 1},
-                                       cache_dir=tmp_path / "cache")["train"]
+    train = build_pretraining_datasets(
+        [a, b], tokenizer, options, species_weights={"alpha": 3, "beta": 1}, cache_dir=tmp_path / "cache"
+    )["train"]
     counts = Counter(train.select(range(2000))["species"])
     assert abs(counts["alpha"] / 2000 - 0.75) < 0.04  # binomial sd ~0.01
     with pytest.raises(ValueError, match=r"missing: \['beta'\]"):
@@ -286,9 +293,14 @@ def test_loss_counts_only_selected_positions_and_normalises_over_the_step():
     torch.manual_seed(0)
     logits = torch.randn(2, 5, 7)
     labels = torch.tensor([[-100, 3, -100, -100, 6], [-100, -100, 0, -100, -100]])
-    by_hand = -(
-        torch.log_softmax(logits[0, 1], -1)[3] + torch.log_softmax(logits[0, 4], -1)[6] + torch.log_softmax(logits[1, 2], -1)[0]
-    ) / 3
+    by_hand = (
+        -(
+            torch.log_softmax(logits[0, 1], -1)[3]
+            + torch.log_softmax(logits[0, 4], -1)[6]
+            + torch.log_softmax(logits[1, 2], -1)[0]
+        )
+        / 3
+    )
     loss = masked_lm_loss({"logits": logits}, labels)
     assert torch.allclose(loss, by_hand)
     changed = logits.clone()
@@ -307,8 +319,9 @@ def test_loss_counts_only_selected_positions_and_normalises_over_the_step():
 def test_model_loss_ignores_unselected_positions():
     from nucleotide_transformer_hf import NucleotideTransformerForMaskedLM
 
-    config = NucleotideTransformerConfig.from_preset("v2", hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                                     intermediate_size=64)
+    config = NucleotideTransformerConfig.from_preset(
+        "v2", hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64
+    )
     model = NucleotideTransformerForMaskedLM(config).eval()
     ids = torch.tensor([[3, 10, 2, 30, 40, 2, 1]])
     labels = torch.tensor([[-100, -100, 20, -100, -100, 50, -100]])
@@ -316,7 +329,9 @@ def test_model_loss_ignores_unselected_positions():
         out = model(input_ids=ids, attention_mask=(ids != 1).long())
         by_hand = -(torch.log_softmax(out.logits[0, 2], -1)[20] + torch.log_softmax(out.logits[0, 5], -1)[50]) / 2
         assert torch.allclose(masked_lm_loss(out, labels), by_hand, atol=1e-6)
-        assert torch.allclose(model(input_ids=ids, attention_mask=(ids != 1).long(), labels=labels).loss, by_hand, atol=1e-6)
+        assert torch.allclose(
+            model(input_ids=ids, attention_mask=(ids != 1).long(), labels=labels).loss, by_hand, atol=1e-6
+        )
 
 
 def test_metrics_and_baseline_by_hand(tokenizer):
@@ -365,14 +380,20 @@ def test_trainer_uses_the_schedule_and_paper_adam(tmp_path, tokenizer):
     from nucleotide_transformer_hf import NucleotideTransformerForMaskedLM
     from nucleotide_transformer_hf.pretraining import pretraining_arguments
 
-    config = NucleotideTransformerConfig.from_preset("v2", hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-                                                     intermediate_size=64)
-    args = pretraining_arguments(tmp_path, sequence_tokens=2048, per_device_train_batch_size=8, world_size=1,
-                                 max_steps=10, bf16="no")
+    config = NucleotideTransformerConfig.from_preset(
+        "v2", hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64
+    )
+    args = pretraining_arguments(
+        tmp_path, sequence_tokens=2048, per_device_train_batch_size=8, world_size=1, max_steps=10, bf16="no"
+    )
     assert args.gradient_accumulation_steps == math.ceil(1_000_000 / (8 * 2048)) == 62
     assert (args.adam_beta1, args.adam_beta2, args.adam_epsilon, args.weight_decay) == (0.9, 0.999, 1e-8, 0.0)
-    trainer = PretrainingTrainer(model=NucleotideTransformerForMaskedLM(config), args=args,
-                                 data_collator=MLMCollator(tokenizer), schedule=WarmupInverseSqrt(4, 0.5))
+    trainer = PretrainingTrainer(
+        model=NucleotideTransformerForMaskedLM(config),
+        args=args,
+        data_collator=MLMCollator(tokenizer),
+        schedule=WarmupInverseSqrt(4, 0.5),
+    )
     trainer.create_optimizer_and_scheduler(num_training_steps=10)
     lrs = []
     for _ in range(6):

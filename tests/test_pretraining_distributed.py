@@ -63,7 +63,9 @@ def free_port() -> int:
 
 def run(command: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
     result = subprocess.run(command, env=environment(), cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(command)}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-5000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(command)}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-5000:]}"
+    )
     return result
 
 

@@ -80,7 +80,9 @@ def test_probing_picks_an_informative_layer_and_equals_sklearn(model_and_tokeniz
     assert "**best**" in result.table()
 
     # The same numbers from scikit-learn directly, on features computed here.
-    features = {name: layer_embeddings(model, tokenizer, task.sequences) for name, task in (("train", train), ("test", test))}
+    features = {
+        name: layer_embeddings(model, tokenizer, task.sequences) for name, task in (("train", train), ("test", test))
+    }
     for row in result.rows:
         if row["probe"] != "logistic":
             continue

@@ -48,12 +48,37 @@ def test_evaluate_tasks_writes_the_table_csv_and_chart(tiny_model_dir, tmp_path)
     shutil.copytree(REPO / "data" / "tasks" / "prom_core_all", data / "prom_core_all")
     shutil.copytree(REPO / "data" / "tasks" / "nt_revised_sample", data / "nt_revised_sample")
     out = tmp_path / "out"
-    code = main([
-        "evaluate-tasks", str(tiny_model_dir), str(data), "--out", str(out),
-        "--tasks", "prom_core_all", "nt_revised_sample/enhancers", "--seeds", "0", "1",
-        "--max-steps", "3", "--eval-steps", "3", "--batch-size", "8", "--max-train", "48", "--max-test", "40",
-        "--probe-layers", "0", "2", "--probes", "logistic", "--quiet",
-    ])
+    code = main(
+        [
+            "evaluate-tasks",
+            str(tiny_model_dir),
+            str(data),
+            "--out",
+            str(out),
+            "--tasks",
+            "prom_core_all",
+            "nt_revised_sample/enhancers",
+            "--seeds",
+            "0",
+            "1",
+            "--max-steps",
+            "3",
+            "--eval-steps",
+            "3",
+            "--batch-size",
+            "8",
+            "--max-train",
+            "48",
+            "--max-test",
+            "40",
+            "--probe-layers",
+            "0",
+            "2",
+            "--probes",
+            "logistic",
+            "--quiet",
+        ]
+    )
     assert code == 0
     tasks = ["prom_core_all", "nt_revised_sample/enhancers"]
     methods = list(task_benchmark.BENCHMARK_METHODS)
@@ -90,7 +115,10 @@ def test_task_discovery_in_a_shared_data_layout(tmp_path):
     _write_gz(root / "gue" / "tf_9" / "train.csv.gz", "sequence,label\n" + "ACGTAC,0\nGGCCGG,1\n" * 40)
     _write_gz(root / "gue" / "tf_9" / "dev.csv.gz", "sequence,label\n" + "ACGTAC,0\nGGCCGG,1\n" * 5)
     _write_gz(root / "gue" / "tf_9" / "test.csv.gz", "sequence,label\n" + "ACGTAC,0\nGGCCGG,1\n" * 5)
-    _write_gz(root / "nt" / "sample.csv.gz", "sequence,name,label,task\n" + "ACGTAC,a,0,H3\nGGCCGG,b,1,H3\nTTTTTT,c,2,splice\n" * 30)
+    _write_gz(
+        root / "nt" / "sample.csv.gz",
+        "sequence,name,label,task\n" + "ACGTAC,a,0,H3\nGGCCGG,b,1,H3\nTTTTTT,c,2,splice\n" * 30,
+    )
     _write_gz(root / "coords" / "a.csv.gz", "id,region,start,end\n1,chr1,0,10\n")
     _write_gz(root / "coords" / "b.csv.gz", "id,region,start,end\n1,chr1,0,10\n")
     _write_gz(root / "coordinates_only" / "train.csv.gz", "id,region,start,end\n1,chr1,0,10\n")

@@ -23,7 +23,6 @@ from nucleotide_transformer_hf.tokenization_nucleotide_transformer import (
     read_vocab_file,
 )
 
-
 MODULE_PATH = os.path.join(
     os.path.dirname(__file__), os.pardir, "nucleotide_transformer_hf", "tokenization_nucleotide_transformer.py"
 )
@@ -61,9 +60,7 @@ def vocab_dirs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def esm(vocab_dirs):
-    return {
-        layout: EsmTokenizer(str(vocab_dirs[layout] / "vocab.txt"), eos_token=None) for layout in ("v1", "v2")
-    }
+    return {layout: EsmTokenizer(str(vocab_dirs[layout] / "vocab.txt"), eos_token=None) for layout in ("v1", "v2")}
 
 
 # ---- vocabulary --------------------------------------------------------------------------------------------------
@@ -531,7 +528,11 @@ CALL_OPTIONS = [
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(texts=st.lists(PLAIN_DNA, min_size=1, max_size=6), option=st.sampled_from(CALL_OPTIONS), layout=st.sampled_from(["v1", "v2"]))
+@given(
+    texts=st.lists(PLAIN_DNA, min_size=1, max_size=6),
+    option=st.sampled_from(CALL_OPTIONS),
+    layout=st.sampled_from(["v1", "v2"]),
+)
 def test_vectorised_path_is_bit_identical_to_backend(tok, texts, option, layout):
     t = tok[layout]
     fast = t(texts, return_tensors="np", **option)
@@ -558,7 +559,9 @@ def test_unverified_v1_vocab_txt_order_follows_the_jax_v1_layout():
     order, <eos>/<bos> last). `vocab_file=` always reads a checkpoint's own file, so a different real order would be
     detected as not-NT rather than silently misread."""
     vocab = build_vocab("v1")
-    assert len(vocab) == 4107 and vocab[:4] == ["<unk>", "<pad>", "<mask>", "<cls>"] and vocab[-2:] == ["<eos>", "<bos>"]
+    assert (
+        len(vocab) == 4107 and vocab[:4] == ["<unk>", "<pad>", "<mask>", "<cls>"] and vocab[-2:] == ["<eos>", "<bos>"]
+    )
     shuffled = vocab[:4] + vocab[5:6] + vocab[4:5] + vocab[6:]
     with pytest.raises(ValueError, match="v1 expects"):
         detect_vocab_layout(shuffled)

@@ -52,7 +52,11 @@ def model_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-nt")
     torch.manual_seed(0)
     config = NucleotideTransformerConfig.from_preset(
-        "v2", hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+        "v2",
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
         max_position_embeddings=CONTEXT + 2,
     )
     model = NucleotideTransformerForMaskedLM(config)
@@ -80,8 +84,23 @@ def giab_reference(model_dir, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert cli.main(["score-variants", "--vcf", str(GIAB_VCF), "--fasta", str(GIAB_FASTA), "--model",
-                         str(model_dir), "--out", str(out), *RUN]) == 0
+        assert (
+            cli.main(
+                [
+                    "score-variants",
+                    "--vcf",
+                    str(GIAB_VCF),
+                    "--fasta",
+                    str(GIAB_FASTA),
+                    "--model",
+                    str(model_dir),
+                    "--out",
+                    str(out),
+                    *RUN,
+                ]
+            )
+            == 0
+        )
     finally:
         torch.set_num_threads(threads)
     return out
@@ -119,8 +138,9 @@ def test_vcf_rows_equal_the_variant_effect_pipeline_on_the_same_window(giab_refe
         start, end, pos = int(row["window_start"]), int(row["window_end"]), int(row["pos"])
         assert end - start + 1 == 378 and start <= pos <= end
         window = fasta.fetch("chr20", start - 1, end).upper()
-        result = score({"sequence": window, "position": pos - start, "ref": row["ref"], "alt": row["alt"]},
-                       both_strands=True)
+        result = score(
+            {"sequence": window, "position": pos - start, "ref": row["ref"], "alt": row["alt"]}, both_strands=True
+        )
         for name in SCORE_NAMES:
             assert float(row[name]) == pytest.approx(result[name], rel=1e-5, abs=1e-5)  # float32, other batch
 
@@ -192,8 +212,23 @@ EXPECTED_OUTCOMES = [  # (line, allele, id, status, reason category)
 def test_every_kind_of_record_gets_its_documented_outcome(model_dir, loaded, tmp_path, capsys):
     fasta, vcf, chr1 = write_edge_case_inputs(tmp_path)
     out = tmp_path / "scores.tsv"
-    assert cli.main(["score-variants", "--vcf", str(vcf), "--fasta", str(fasta), "--model", str(model_dir),
-                     "--out", str(out), "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "score-variants",
+                "--vcf",
+                str(vcf),
+                "--fasta",
+                str(fasta),
+                "--model",
+                str(model_dir),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     summary = capsys.readouterr().out
     assert "14 records, 16 alleles: 6 scored, 2 flagged, 8 skipped" in summary
     rows = read_table(out)
@@ -222,8 +257,23 @@ def test_parquet_output_holds_the_same_table(model_dir, tmp_path):
     pyarrow_parquet = pytest.importorskip("pyarrow.parquet")
     fasta, vcf, _ = write_edge_case_inputs(tmp_path)
     for suffix in ("tsv", "parquet"):
-        assert cli.main(["score-variants", "--vcf", str(vcf), "--fasta", str(fasta), "--model", str(model_dir),
-                         "--out", str(tmp_path / f"scores.{suffix}"), "--no-progress"]) == 0
+        assert (
+            cli.main(
+                [
+                    "score-variants",
+                    "--vcf",
+                    str(vcf),
+                    "--fasta",
+                    str(fasta),
+                    "--model",
+                    str(model_dir),
+                    "--out",
+                    str(tmp_path / f"scores.{suffix}"),
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
     table = pyarrow_parquet.read_table(tmp_path / "scores.parquet").to_pylist()
     tsv = read_table(tmp_path / "scores.tsv")
     assert len(table) == len(tsv) == len(EXPECTED_OUTCOMES)
@@ -241,8 +291,10 @@ def test_parquet_output_holds_the_same_table(model_dir, tmp_path):
         (b"chr1\t1\t.\tA\tC\t.\t.\t.\n", "line 1: data before the '#CHROM' header"),
         (b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n", None),  # header only: valid, no records
         (b"#CHROM POS ID REF ALT\n", "line 1: the header line must start with #CHROM"),
-        (b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\tx\t.\tA\tC\t.\t.\t.\nchr1\t2\n",
-         "none of its 2 data lines is a valid VCF record"),
+        (
+            b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\tx\t.\tA\tC\t.\t.\t.\nchr1\t2\n",
+            "none of its 2 data lines is a valid VCF record",
+        ),
         (b"\x1f\x8b\x08\x00garbage", "cannot be read as gzip"),
         (b"\xff\xfe\x00binary", "line 1: not UTF-8 text"),
     ],
@@ -267,16 +319,43 @@ def test_bad_files_fail_the_command_and_write_nothing(model_dir, tmp_path, capsy
     for name, text in cases.items():
         (tmp_path / name).write_text(text)
         out = tmp_path / f"{name}.tsv"
-        code = cli.main(["score-variants", "--vcf", str(tmp_path / name), "--fasta", str(fasta), "--model",
-                         str(model_dir), "--out", str(out), "--no-progress"])
+        code = cli.main(
+            [
+                "score-variants",
+                "--vcf",
+                str(tmp_path / name),
+                "--fasta",
+                str(fasta),
+                "--model",
+                str(model_dir),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
         assert code == 2 and not out.exists()
     errors = capsys.readouterr().err
     assert "empty.vcf is empty" in errors
     assert "None of the VCF's contigs (chrZ) is in the FASTA (chr1, chr2)" in errors
     header_only = tmp_path / "header_only.vcf"
     header_only.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
-    assert cli.main(["score-variants", "--vcf", str(header_only), "--fasta", str(fasta), "--model", str(model_dir),
-                     "--out", str(tmp_path / "none.tsv"), "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "score-variants",
+                "--vcf",
+                str(header_only),
+                "--fasta",
+                str(fasta),
+                "--model",
+                str(model_dir),
+                "--out",
+                str(tmp_path / "none.tsv"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "none.tsv").read_text() == "\t".join(OUTPUT_COLUMNS) + "\n"
     assert "0 records, 0 alleles: 0 scored, 0 flagged, 0 skipped" in capsys.readouterr().out
 
@@ -303,8 +382,21 @@ def test_a_checkpoint_of_another_run_is_refused_unless_restart(model_dir, loaded
 def test_killed_run_leaves_no_output_and_resumes_to_the_identical_file(model_dir, giab_reference, tmp_path):
     out = tmp_path / "scores.tsv"
     partial = tmp_path / "scores.tsv.partial"
-    command = [sys.executable, "-m", "nucleotide_transformer_hf.variants", "score-variants", "--vcf", str(GIAB_VCF),
-               "--fasta", str(GIAB_FASTA), "--model", str(model_dir), "--out", str(out), *RUN]
+    command = [
+        sys.executable,
+        "-m",
+        "nucleotide_transformer_hf.variants",
+        "score-variants",
+        "--vcf",
+        str(GIAB_VCF),
+        "--fasta",
+        str(GIAB_FASTA),
+        "--model",
+        str(model_dir),
+        "--out",
+        str(out),
+        *RUN,
+    ]
     process = subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
     while not list(partial.glob("chunk-*.tsv")):  # wait until at least one chunk is checkpointed
@@ -339,10 +431,33 @@ def test_two_processes_under_accelerate_launch_write_the_one_process_file(model_
     launcher = shutil.which("accelerate", path=os.path.dirname(sys.executable)) or shutil.which("accelerate")
     assert launcher, "accelerate's launcher is not installed"
     out = tmp_path / "scores.tsv"
-    command = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision",
-               "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-               "-m", "nucleotide_transformer_hf.variants", "score-variants", "--vcf", str(GIAB_VCF), "--fasta",
-               str(GIAB_FASTA), "--model", str(model_dir), "--out", str(out), *RUN]
+    command = [
+        launcher,
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        "-m",
+        "nucleotide_transformer_hf.variants",
+        "score-variants",
+        "--vcf",
+        str(GIAB_VCF),
+        "--fasta",
+        str(GIAB_FASTA),
+        "--model",
+        str(model_dir),
+        "--out",
+        str(out),
+        *RUN,
+    ]
     result = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("score-variants:") == 1  # one merged summary, from process 0
@@ -350,8 +465,23 @@ def test_two_processes_under_accelerate_launch_write_the_one_process_file(model_
 
 
 def test_evaluate_variants_reports_auroc_per_score_with_a_roc_plot(model_dir, tmp_path, capsys):
-    assert cli.main(["evaluate-variants", "--data", str(CLINVAR), "--model", str(model_dir), "--out-dir",
-                     str(tmp_path), "--batch-size", "32", "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "evaluate-variants",
+                "--data",
+                str(CLINVAR),
+                "--model",
+                str(model_dir),
+                "--out-dir",
+                str(tmp_path),
+                "--batch-size",
+                "32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "zero-shot AUROC on 200 of 200 variants (100 pathogenic, 100 benign)" in printed
     metrics = json.loads((tmp_path / "metrics.json").read_text())

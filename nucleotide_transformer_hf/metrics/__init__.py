@@ -25,7 +25,7 @@ def metric_path(name: str) -> Path:
     return _FOLDER / f"{name}.py"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_metric(name: str, config_name: str | None = None) -> evaluate.EvaluationModule:
     """`evaluate.load` of a local metric script by path, in memory (no cache files, no network)."""
     return evaluate.load(str(metric_path(name)), config_name, keep_in_memory=True)
@@ -63,11 +63,17 @@ def task_metrics(scores: np.ndarray, references: np.ndarray, kind: str) -> dict[
         references = references.astype(int)
         result = {
             "mcc": load_metric("mcc", "multilabel").compute(predictions=predictions, references=references)["mcc"],
-            "f1": load_metric("f1", "multilabel").compute(predictions=predictions, references=references, average="macro")["f1"],
-            "accuracy": load_metric("accuracy", "multilabel").compute(predictions=predictions, references=references)["accuracy"],
+            "f1": load_metric("f1", "multilabel").compute(
+                predictions=predictions, references=references, average="macro"
+            )["f1"],
+            "accuracy": load_metric("accuracy", "multilabel").compute(predictions=predictions, references=references)[
+                "accuracy"
+            ],
         }
         try:
-            result["auroc"] = load_metric("auroc", "multilabel").compute(prediction_scores=scores, references=references)["roc_auc"]
+            result["auroc"] = load_metric("auroc", "multilabel").compute(
+                prediction_scores=scores, references=references
+            )["roc_auc"]
         except ValueError:
             result["auroc"] = float("nan")
         return result

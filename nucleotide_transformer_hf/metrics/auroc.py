@@ -56,7 +56,10 @@ class Auroc(evaluate.Metric):
 
     def _info(self):
         if self.config_name == "multiclass":
-            features = {"prediction_scores": datasets.Sequence(datasets.Value("float64")), "references": datasets.Value("int64")}
+            features = {
+                "prediction_scores": datasets.Sequence(datasets.Value("float64")),
+                "references": datasets.Value("int64"),
+            }
         elif self.config_name == "multilabel":
             features = {
                 "prediction_scores": datasets.Sequence(datasets.Value("float64")),
@@ -81,7 +84,11 @@ class Auroc(evaluate.Metric):
         if self.config_name == "multilabel":
             if scores.shape != references.shape:
                 raise ValueError("multilabel AUROC needs scores and references of the same (samples, labels) shape.")
-            return {"roc_auc": float(np.mean([binary_auroc(scores[:, j], references[:, j]) for j in range(scores.shape[1])]))}
+            return {
+                "roc_auc": float(
+                    np.mean([binary_auroc(scores[:, j], references[:, j]) for j in range(scores.shape[1])])
+                )
+            }
         labels = np.unique(references)
         if not set(labels.tolist()) <= {0, 1}:
             raise ValueError(f"binary AUROC needs references in {{0, 1}}; found {labels.tolist()}. Use 'multiclass'.")

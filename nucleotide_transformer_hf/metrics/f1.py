@@ -55,10 +55,15 @@ class F1(evaluate.Metric):
     def _info(self):
         if self.config_name == "multilabel":
             features = datasets.Features(
-                {"predictions": datasets.Sequence(datasets.Value("int64")), "references": datasets.Sequence(datasets.Value("int64"))}
+                {
+                    "predictions": datasets.Sequence(datasets.Value("int64")),
+                    "references": datasets.Sequence(datasets.Value("int64")),
+                }
             )
         else:
-            features = datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")})
+            features = datasets.Features(
+                {"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}
+            )
         return evaluate.MetricInfo(
             description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS_DESCRIPTION, features=features
         )
