@@ -1,28 +1,39 @@
-"""The `nucleotide-transformer` command. Each subcommand is a thin shell over library functions."""
+"""The `nucleotide-transformer` command: every subcommand's arguments, and one error convention.
+
+This is the only module that knows about argparse; each subcommand is a thin shell over library functions, imported
+when the subcommand runs (so `--help` is fast and the library never imports this module).
+
+Errors: a user's mistake (`InputError`: a bad file, a refused pickle, no Hub token, a `--model` folder with no model
+or no tokenizer) prints one line `nucleotide-transformer <command>: error: <message>` and exits with status 2,
+without a traceback; anything else is a bug and keeps its traceback.
+
+    nucleotide-transformer presets
+    nucleotide-transformer convert SOURCE OUT [--allow-pickle]
+    nucleotide-transformer push MODEL_DIR REPO_ID [--dry-run DIR]
+    nucleotide-transformer score-variants --vcf V --fasta F --model M --out scores.tsv
+    nucleotide-transformer evaluate-variants --data pairs.csv.gz --model M [--out-dir D]
+    nucleotide-transformer evaluate-tasks MODEL DATA... --out D
+"""
 
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-# name -> (help, function adding the arguments, function running the command)
-SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+from .errors import InputError
 
+PROG = "nucleotide-transformer"
 
-def subcommand(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
-    """Registers a subcommand; later modules add theirs the same way."""
-
-    def register(run: Callable[[argparse.Namespace], int]):
-        SUBCOMMANDS[name] = (help, add_arguments, run)
-        return run
-
-    return register
+DEFAULT_BATCH_SIZE = 8  # windows per forward pass for the variant commands (the inference engine's default)
 
 
-def _no_arguments(parser: argparse.ArgumentParser) -> None:
+# ---- presets ---------------------------------------------------------------------------------------------------
+
+
+def _presets_arguments(parser: argparse.ArgumentParser) -> None:
     return None
 
 
-@subcommand("presets", "List the built-in architectures and published model shapes.", _no_arguments)
 def _presets(args: argparse.Namespace) -> int:
     from .configuration_nucleotide_transformer import PUBLISHED_MODELS, NucleotideTransformerConfig
 
@@ -36,15 +47,257 @@ def _presets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_commands() -> None:
-    # Modules that add subcommands with @subcommand; imported here so that `import nucleotide_transformer_hf`
-    # stays light.
-    from . import conversion, hub, task_benchmark, variants  # noqa: F401
+# ---- convert / push --------------------------------------------------------------------------------------------
+
+
+def _convert_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="published checkpoint folder (Hugging Face layout or JAX jax_model/)")
+    parser.add_argument("out", help="folder to write our native checkpoint to")
+    parser.add_argument(
+        "--allow-pickle", action="store_true", help="read pytorch_model.bin / joblib pickles (trusted sources only)"
+    )
+    parser.add_argument("--max-shard-size", default="2GB")
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from .conversion import convert_checkpoint
+
+    report = convert_checkpoint(
+        args.source, args.out, allow_pickle=args.allow_pickle, max_shard_size=args.max_shard_size
+    )
+    print(report.summary())
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _push_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model_dir", help="a folder saved by this package (save_pretrained, convert, examples)")
+    parser.add_argument("repo_id", help="the Hub repository, e.g. user/my-nt-model")
+    parser.add_argument("--token", default=None, help="Hugging Face token (default: HF_TOKEN or the saved login)")
+    parser.add_argument("--dry-run", metavar="DIR", default=None, help="write the upload folder to DIR, upload nothing")
+    parser.add_argument("--private", action="store_true")
+    parser.add_argument("--base-model", default=None)
+    parser.add_argument("--dataset", action="append", default=None, help="dataset id (repeatable)")
+    parser.add_argument("--trained-on", default=None, help="a sentence on the training data, for the card")
+    parser.add_argument("--license", default="cc-by-nc-sa-4.0")
+
+
+def _push(args: argparse.Namespace) -> int:
+    from .hub import push
+
+    result = push(
+        args.model_dir,
+        args.repo_id,
+        token=args.token,
+        dry_run_dir=args.dry_run,
+        private=args.private,
+        base_model=args.base_model,
+        datasets=args.dataset,
+        trained_on=args.trained_on,
+        license=args.license,
+    )
+    print(f"dry run: wrote {result}, uploaded nothing" if args.dry_run else f"uploaded to {args.repo_id}: {result}")
+    return 0
+
+
+# ---- variants --------------------------------------------------------------------------------------------------
+
+
+def _variant_model(path: str):
+    from .loading import load_model_and_tokenizer
+    from .variants import accelerate_state
+
+    model, tokenizer = load_model_and_tokenizer(path)
+    return model.to(accelerate_state().device), tokenizer
+
+
+def _scoring_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="folder or Hub name of a masked-LM NT checkpoint")
+    parser.add_argument("--layer", type=int, default=-1, help="hidden-state index for the embedding scores (-1 = last)")
+    parser.add_argument("--pooling", choices=("mean", "cls"), default="mean")
+    parser.add_argument("--both-strands", action="store_true", help="average every score over both strands")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _score_variants_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vcf", required=True, type=Path, help="VCF, plain or bgzip/gzip")
+    parser.add_argument("--fasta", required=True, type=Path, help="indexed FASTA, plain or bgzip")
+    parser.add_argument("--out", required=True, type=Path, help="output .tsv or .parquet")
+    _scoring_arguments(parser)
+    parser.add_argument("--window-bp", type=int, default=None, help="bases per window (default: the model's context)")
+    parser.add_argument("--window-snap", type=int, default=None, help="grid of window starts in bp (default window/8)")
+    parser.add_argument("--chunk-size", type=int, default=256, help="variants per checkpointed chunk")
+    parser.add_argument("--no-share-windows", action="store_true", help="recompute reference passes per variant")
+    parser.add_argument("--restart", action="store_true", help="discard a checkpoint left by another run")
+
+
+def _score_variants(args: argparse.Namespace) -> int:
+    from .variants import score_vcf
+
+    model, tokenizer = _variant_model(args.model)
+    score_vcf(
+        model,
+        tokenizer,
+        args.vcf,
+        args.fasta,
+        args.out,
+        layer=args.layer,
+        pooling=args.pooling,
+        both_strands=args.both_strands,
+        window_bp=args.window_bp,
+        window_snap=args.window_snap,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+        share_windows=not args.no_share_windows,
+        restart=args.restart,
+        progress=not args.no_progress,
+    )
+    return 0
+
+
+def _evaluate_variants_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        help="CSV(.gz) with ref_seq, alt_seq, label, or a folder holding variants.csv.gz",
+    )
+    parser.add_argument("--out-dir", type=Path, default=None, help="where scores.tsv, metrics.json and roc.png go")
+    parser.add_argument("--max-variants", type=int, default=None, help="score only the first N rows")
+    _scoring_arguments(parser)
+
+
+def _evaluate_variants(args: argparse.Namespace) -> int:
+    from .variants import evaluate_variant_windows, format_metrics
+
+    model, tokenizer = _variant_model(args.model)
+    metrics = evaluate_variant_windows(
+        model,
+        tokenizer,
+        args.data,
+        out_dir=args.out_dir,
+        max_variants=args.max_variants,
+        layer=args.layer,
+        pooling=args.pooling,
+        both_strands=args.both_strands,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+    )
+    print(format_metrics(metrics))
+    if args.out_dir is not None:
+        print(f"wrote {args.out_dir / 'scores.tsv'}, {args.out_dir / 'metrics.json'} and {args.out_dir / 'roc.png'}")
+    return 0
+
+
+# ---- tasks -----------------------------------------------------------------------------------------------------
+
+
+def _evaluate_tasks_arguments(parser: argparse.ArgumentParser) -> None:
+    from .task_benchmark import BENCHMARK_METHODS, NT_DOWNSTREAM_TASKS
+
+    parser.add_argument("model", help="model folder with tokenizer files (e.g. outputs/quickstart/model)")
+    parser.add_argument("data", nargs="*", help="data folders or table files (layout: docs/tasks.md)")
+    parser.add_argument("--out", required=True, help="output folder for runs.csv, results.{csv,md,png}")
+    parser.add_argument(
+        "--nt-downstream",
+        action="append",
+        default=[],
+        metavar="HUB_ID",
+        help=f"also the published NT benchmark by Hub id (network): {', '.join(NT_DOWNSTREAM_TASKS)}",
+    )
+    parser.add_argument("--tasks", nargs="+", help="task names or shell patterns (e.g. 'gue/EMP_*' prom_core_all)")
+    parser.add_argument("--methods", default=",".join(BENCHMARK_METHODS), help="comma-separated subset of %(default)s")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--max-steps", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--eval-steps", type=int, default=100)
+    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--max-train", type=int, help="cap on training rows per task (stratified draw)")
+    parser.add_argument("--max-test", type=int, help="cap on test rows per task (stratified draw)")
+    parser.add_argument("--probe-layers", type=int, nargs="+", help="hidden-state indices to probe (default: all)")
+    parser.add_argument("--probes", default="logistic,mlp", help="comma-separated: logistic, mlp")
+    parser.add_argument("--pooling", choices=("cls", "mean"), default="mean", help="sequence-head pooling")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def _evaluate_tasks(args: argparse.Namespace) -> int:
+    from .loading import check_model_folder
+    from .task_benchmark import (
+        BenchmarkSettings,
+        evaluate_tasks,
+        find_task_sources,
+        nt_downstream_sources,
+        select_sources,
+    )
+
+    check_model_folder(args.model)
+    sources, skipped = [], []
+    for root in args.data:
+        if not Path(root).exists():
+            raise InputError(f"no such data folder or file: {root}")
+        sources += find_task_sources(root, skipped)
+    for dataset_id in args.nt_downstream:
+        sources += nt_downstream_sources(dataset_id)
+    if not sources:
+        raise InputError("no tasks found (give data folders or --nt-downstream).")
+    sources = select_sources(sources, args.tasks)
+    settings = BenchmarkSettings(
+        methods=[m.strip() for m in args.methods.split(",") if m.strip()],
+        seeds=args.seeds,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        eval_steps=args.eval_steps,
+        patience=args.patience,
+        max_train=args.max_train,
+        max_test=args.max_test,
+        probe_layers=args.probe_layers,
+        probes=[p.strip() for p in args.probes.split(",") if p.strip()],
+        pooling=args.pooling,
+        verbose=not args.quiet,
+    )
+    for line in skipped:
+        print(f"not a task: {line}")
+    report = evaluate_tasks(args.model, sources, args.out, settings)
+    print(report.markdown)
+    print("wrote " + ", ".join(str(path) for path in report.files.values()))
+    return 0
+
+
+# ---- the command -----------------------------------------------------------------------------------------------
+
+Subcommand = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "presets": ("List the built-in architectures and published model shapes.", _presets_arguments, _presets),
+    "convert": (
+        "Convert a published NT checkpoint (HF v1/v2 or JAX) to this package's format.",
+        _convert_arguments,
+        _convert,
+    ),
+    "push": ("Upload a model with tokenizer, code and a generated model card to the Hub.", _push_arguments, _push),
+    "score-variants": (
+        "Zero-shot scores for every variant of a VCF (windows from an indexed FASTA).",
+        _score_variants_arguments,
+        _score_variants,
+    ),
+    "evaluate-variants": (
+        "AUROC of each zero-shot score on labelled ref/alt sequence pairs, with a ROC plot.",
+        _evaluate_variants_arguments,
+        _evaluate_variants,
+    ),
+    "evaluate-tasks": (
+        "Benchmark a model on every task of data folders: IA3, full fine-tune, probing, random init, 6-mer LR.",
+        _evaluate_tasks_arguments,
+        _evaluate_tasks,
+    ),
+}
+"""name -> (help, function adding the arguments, function running the command)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    _register_commands()
-    parser = argparse.ArgumentParser(prog="nucleotide-transformer", description=__doc__)
+    """The parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_arguments, run) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
@@ -54,12 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one subcommand; a user error prints one line and returns 2 (see the module docstring)."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except InputError as error:
+        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
-    # Run through the package module, so that subcommands registered by other modules land in the same registry.
-    from nucleotide_transformer_hf.cli import main as package_main
-
-    sys.exit(package_main())
+    sys.exit(main())

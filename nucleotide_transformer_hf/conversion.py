@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig, published_config_to_native
+from .errors import InputError
 from .modeling_nucleotide_transformer import UNUSED_CHECKPOINT_KEYS, NucleotideTransformerForMaskedLM
 from .tokenization_nucleotide_transformer import NucleotideTransformerTokenizerFast, build_vocab
 
@@ -84,11 +85,11 @@ def read_state_dict(folder: str | os.PathLike, allow_pickle: bool = False) -> di
             if name.endswith(".safetensors"):
                 state.update(load_file(path))
             elif not allow_pickle:
-                raise ValueError(PICKLE_REFUSED.format(path=path))
+                raise InputError(PICKLE_REFUSED.format(path=path))
             else:
                 state.update(torch.load(path, map_location="cpu", weights_only=True))
         return {_LEGACY_NORM.sub(lambda m: m.group(1) + _LEGACY_NAMES[m.group(2)], k): v for k, v in state.items()}
-    raise FileNotFoundError(f"No model.safetensors or pytorch_model.bin (or their sharded index) in {folder}.")
+    raise InputError(f"No model.safetensors or pytorch_model.bin (or their sharded index) in {folder}.")
 
 
 def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], report: ConversionReport) -> None:
@@ -244,7 +245,7 @@ def load_jax_checkpoint(
     report.config_mapping = {"(jax hyperparams)": (len(hyperparams), len(config.to_diff_dict()))}
     pytree = folder / "pytree_ckpt.joblib"
     if not allow_pickle:
-        raise ValueError(PICKLE_REFUSED.format(path=pytree))
+        raise InputError(PICKLE_REFUSED.format(path=pytree))
     import joblib  # only needed for this format
 
     params = joblib.load(pytree)
@@ -269,8 +270,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------------------------------
 # nucleotide-transformer convert
 
-from .cli import subcommand  # noqa: E402  (the CLI registry; cli imports this module at its end)
-
 
 def convert_checkpoint(
     source: str | os.PathLike, out_dir: str | os.PathLike, allow_pickle: bool = False, max_shard_size: str = "2GB"
@@ -285,29 +284,6 @@ def convert_checkpoint(
     elif (source / "hyperparams.json").is_file() or (source / "jax_model" / "hyperparams.json").is_file():
         model, tokenizer, report = load_jax_checkpoint(source, allow_pickle)
     else:
-        raise FileNotFoundError(
-            f"{source} has neither config.json (Hugging Face) nor [jax_model/]hyperparams.json (JAX)."
-        )
+        raise InputError(f"{source} has neither config.json (Hugging Face) nor [jax_model/]hyperparams.json (JAX).")
     save_for_hub(model, out_dir, tokenizer=tokenizer, max_shard_size=max_shard_size)
     return report
-
-
-def _convert_arguments(parser) -> None:
-    parser.add_argument("source", help="published checkpoint folder (Hugging Face layout or JAX jax_model/)")
-    parser.add_argument("out", help="folder to write our native checkpoint to")
-    parser.add_argument(
-        "--allow-pickle", action="store_true", help="read pytorch_model.bin / joblib pickles (trusted sources only)"
-    )
-    parser.add_argument("--max-shard-size", default="2GB")
-
-
-@subcommand(
-    "convert", "Convert a published NT checkpoint (HF v1/v2 or JAX) to this package's format.", _convert_arguments
-)
-def _convert_command(args) -> int:
-    report = convert_checkpoint(
-        args.source, args.out, allow_pickle=args.allow_pickle, max_shard_size=args.max_shard_size
-    )
-    print(report.summary())
-    print(f"wrote {args.out}")
-    return 0

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from .errors import InputError
+from .loading import check_model_folder
 from .modeling_nucleotide_transformer import (
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerForSequenceClassification,
@@ -151,8 +153,6 @@ __all__ = ["AUTO_MAP", "CODE_FILES", "model_card", "save_for_hub"]
 # ---------------------------------------------------------------------------------------------------------------------
 # nucleotide-transformer push
 
-from .cli import subcommand  # noqa: E402  (the CLI registry; cli imports this module at its end)
-
 _CLASSES = {cls.__name__: cls for cls in _AUTO_CLASS_OF}
 
 
@@ -165,7 +165,7 @@ def load_native(
     config = NucleotideTransformerConfig.from_pretrained(model_dir)
     name = (config.architectures or ["NucleotideTransformerForMaskedLM"])[0]
     if name not in _CLASSES:
-        raise ValueError(f"{model_dir}: config.architectures names {name!r}, not one of {sorted(_CLASSES)}.")
+        raise InputError(f"{model_dir}: config.architectures names {name!r}, not one of {sorted(_CLASSES)}.")
     model = _CLASSES[name].from_pretrained(model_dir)
     has_tokenizer = (Path(model_dir) / "tokenizer.json").is_file() or (Path(model_dir) / "vocab.txt").is_file()
     tokenizer = NucleotideTransformerTokenizerFast.from_pretrained(model_dir) if has_tokenizer else None
@@ -188,10 +188,11 @@ def push(
     if dry_run_dir is None:
         token = token or get_token()
         if not token:
-            raise PermissionError(
+            raise InputError(
                 "No Hugging Face token: pass --token, set HF_TOKEN or run `hf auth login` (or use --dry-run DIR to "
                 "write the upload folder without uploading)."
             )
+    check_model_folder(model_dir, tokenizer=False)
     model, tokenizer = load_native(model_dir)
     card = model_card(model, repo_id, **card_fields)
     if dry_run_dir is not None:
@@ -204,32 +205,3 @@ def push(
         api.create_repo(repo_id, private=private, exist_ok=True)
         commit = api.upload_folder(repo_id=repo_id, folder_path=staging, commit_message="Upload Nucleotide Transformer")
     return str(commit)
-
-
-def _push_arguments(parser) -> None:
-    parser.add_argument("model_dir", help="a folder saved by this package (save_pretrained, convert, examples)")
-    parser.add_argument("repo_id", help="the Hub repository, e.g. user/my-nt-model")
-    parser.add_argument("--token", default=None, help="Hugging Face token (default: HF_TOKEN or the saved login)")
-    parser.add_argument("--dry-run", metavar="DIR", default=None, help="write the upload folder to DIR, upload nothing")
-    parser.add_argument("--private", action="store_true")
-    parser.add_argument("--base-model", default=None)
-    parser.add_argument("--dataset", action="append", default=None, help="dataset id (repeatable)")
-    parser.add_argument("--trained-on", default=None, help="a sentence on the training data, for the card")
-    parser.add_argument("--license", default="cc-by-nc-sa-4.0")
-
-
-@subcommand("push", "Upload a model with tokenizer, code and a generated model card to the Hub.", _push_arguments)
-def _push_command(args) -> int:
-    result = push(
-        args.model_dir,
-        args.repo_id,
-        token=args.token,
-        dry_run_dir=args.dry_run,
-        private=args.private,
-        base_model=args.base_model,
-        datasets=args.dataset,
-        trained_on=args.trained_on,
-        license=args.license,
-    )
-    print(f"dry run: wrote {result}, uploaded nothing" if args.dry_run else f"uploaded to {args.repo_id}: {result}")
-    return 0

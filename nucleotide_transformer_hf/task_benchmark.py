@@ -20,7 +20,6 @@ method of a seed sees the same splits. The table reports the test MCC mean ± sd
 training time.
 """
 
-import argparse
 import csv
 import fnmatch
 import os
@@ -34,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from .cli import subcommand
 from .finetuning import (
     FinetuneSettings,
     TaskData,
@@ -559,73 +557,6 @@ def evaluate_tasks(
     model_name = "/".join(Path(model_dir).parts[-2:])
     bar_chart(summary, files["png"], title=f"{model_name}: test MCC by task and method")
     return BenchmarkReport(runs, summary, markdown, files, skipped)
-
-
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="model folder with tokenizer files (e.g. outputs/quickstart/model)")
-    parser.add_argument("data", nargs="*", help="data folders or table files laid out as ../shared/data")
-    parser.add_argument("--out", required=True, help="output folder for runs.csv, results.{csv,md,png}")
-    parser.add_argument(
-        "--nt-downstream",
-        action="append",
-        default=[],
-        metavar="HUB_ID",
-        help=f"also the published NT benchmark by Hub id (network): {', '.join(NT_DOWNSTREAM_TASKS)}",
-    )
-    parser.add_argument("--tasks", nargs="+", help="task names or shell patterns (e.g. 'gue/EMP_*' prom_core_all)")
-    parser.add_argument("--methods", default=",".join(BENCHMARK_METHODS), help="comma-separated subset of %(default)s")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--max-steps", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--eval-steps", type=int, default=100)
-    parser.add_argument("--patience", type=int, default=3)
-    parser.add_argument("--max-train", type=int, help="cap on training rows per task (stratified draw)")
-    parser.add_argument("--max-test", type=int, help="cap on test rows per task (stratified draw)")
-    parser.add_argument("--probe-layers", type=int, nargs="+", help="hidden-state indices to probe (default: all)")
-    parser.add_argument("--probes", default="logistic,mlp", help="comma-separated: logistic, mlp")
-    parser.add_argument("--pooling", choices=("cls", "mean"), default="mean", help="sequence-head pooling")
-    parser.add_argument("--quiet", action="store_true")
-
-
-@subcommand(
-    "evaluate-tasks",
-    "Benchmark a model on every task of data folders: IA3, full fine-tune, probing, random init, 6-mer LR.",
-    _add_arguments,
-)
-def _evaluate_tasks_command(args: argparse.Namespace) -> int:
-    sources, skipped = [], []
-    for root in args.data:
-        if not Path(root).exists():
-            raise SystemExit(f"evaluate-tasks: no such data folder or file: {root}")
-        sources += find_task_sources(root, skipped)
-    for dataset_id in args.nt_downstream:
-        sources += nt_downstream_sources(dataset_id)
-    if not sources:
-        raise SystemExit("evaluate-tasks: no tasks found (give data folders or --nt-downstream).")
-    try:
-        sources = select_sources(sources, args.tasks)
-    except ValueError as error:
-        raise SystemExit(f"evaluate-tasks: {error}") from None
-    settings = BenchmarkSettings(
-        methods=[m.strip() for m in args.methods.split(",") if m.strip()],
-        seeds=args.seeds,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        eval_steps=args.eval_steps,
-        patience=args.patience,
-        max_train=args.max_train,
-        max_test=args.max_test,
-        probe_layers=args.probe_layers,
-        probes=[p.strip() for p in args.probes.split(",") if p.strip()],
-        pooling=args.pooling,
-        verbose=not args.quiet,
-    )
-    for line in skipped:
-        print(f"not a task: {line}")
-    report = evaluate_tasks(args.model, sources, args.out, settings)
-    print(report.markdown)
-    print("wrote " + ", ".join(str(path) for path in report.files.values()))
-    return 0
 
 
 __all__ = [

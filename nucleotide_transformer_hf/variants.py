@@ -2,7 +2,7 @@
 (`nucleotide-transformer evaluate-variants`).
 
     nucleotide-transformer score-variants --vcf calls.vcf.gz --fasta hg19.fa.gz --model MODEL --out scores.tsv
-    accelerate launch --multi_gpu --num_processes 4 -m nucleotide_transformer_hf.variants score-variants ...  # sharded
+    accelerate launch --multi_gpu --num_processes 4 -m nucleotide_transformer_hf score-variants ...  # sharded
 
 The scores and windows are those of `nucleotide_transformer_hf.pipelines` (same code); this module adds:
 
@@ -38,7 +38,6 @@ The scores and windows are those of `nucleotide_transformer_hf.pipelines` (same 
   CPU processes in a gloo group (`accelerate_state`).
 """
 
-import argparse
 import csv
 import gzip
 import hashlib
@@ -57,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from .cli import subcommand
+from .errors import InputError
 from .pipelines import (
     DEFAULT_BATCH_SIZE,
     SCORE_NAMES,
@@ -100,7 +99,7 @@ a bigger embedding change or a less likely alt allele counts as more damaging.""
 _INTEGER_COLUMNS = ("line", "allele", "pos", "window_start", "window_end")
 
 
-class VcfError(ValueError):
+class VcfError(InputError):
     """A VCF that cannot be used as a whole; the message names the file and, where there is one, the line."""
 
 
@@ -755,104 +754,6 @@ def format_metrics(metrics: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-# ---- command line ----------------------------------------------------------------------------------------------
-
-
-def _load(model_path: str):
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForMaskedLM.from_pretrained(model_path).to(accelerate_state().device).eval()
-    return model, tokenizer
-
-
-def _scoring_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="folder or Hub name of a masked-LM NT checkpoint")
-    parser.add_argument("--layer", type=int, default=-1, help="hidden-state index for the embedding scores (-1 = last)")
-    parser.add_argument("--pooling", choices=VARIANT_POOLINGS, default="mean")
-    parser.add_argument("--both-strands", action="store_true", help="average every score over both strands")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _score_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--vcf", required=True, type=Path, help="VCF, plain or bgzip/gzip")
-    parser.add_argument("--fasta", required=True, type=Path, help="indexed FASTA, plain or bgzip")
-    parser.add_argument("--out", required=True, type=Path, help="output .tsv or .parquet")
-    _scoring_arguments(parser)
-    parser.add_argument("--window-bp", type=int, default=None, help="bases per window (default: the model's context)")
-    parser.add_argument("--window-snap", type=int, default=None, help="grid of window starts in bp (default window/8)")
-    parser.add_argument("--chunk-size", type=int, default=256, help="variants per checkpointed chunk")
-    parser.add_argument("--no-share-windows", action="store_true", help="recompute reference passes per variant")
-    parser.add_argument("--restart", action="store_true", help="discard a checkpoint left by another run")
-
-
-@subcommand(
-    "score-variants", "Zero-shot scores for every variant of a VCF (windows from an indexed FASTA).", _score_arguments
-)
-def _score_command(args: argparse.Namespace) -> int:
-    model, tokenizer = _load(args.model)
-    try:
-        score_vcf(
-            model,
-            tokenizer,
-            args.vcf,
-            args.fasta,
-            args.out,
-            layer=args.layer,
-            pooling=args.pooling,
-            both_strands=args.both_strands,
-            window_bp=args.window_bp,
-            window_snap=args.window_snap,
-            batch_size=args.batch_size,
-            chunk_size=args.chunk_size,
-            share_windows=not args.no_share_windows,
-            restart=args.restart,
-            progress=not args.no_progress,
-        )
-    except (VcfError, ValueError, FileNotFoundError) as error:
-        print(f"score-variants: error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data",
-        required=True,
-        type=Path,
-        help="CSV(.gz) with ref_seq, alt_seq, label, or a folder holding variants.csv.gz",
-    )
-    parser.add_argument("--out-dir", type=Path, default=None, help="where scores.tsv, metrics.json and roc.png go")
-    parser.add_argument("--max-variants", type=int, default=None, help="score only the first N rows")
-    _scoring_arguments(parser)
-
-
-@subcommand(
-    "evaluate-variants",
-    "AUROC of each zero-shot score on labelled ref/alt sequence pairs, with a ROC plot.",
-    _evaluate_arguments,
-)
-def _evaluate_command(args: argparse.Namespace) -> int:
-    model, tokenizer = _load(args.model)
-    metrics = evaluate_variant_windows(
-        model,
-        tokenizer,
-        args.data,
-        out_dir=args.out_dir,
-        max_variants=args.max_variants,
-        layer=args.layer,
-        pooling=args.pooling,
-        both_strands=args.both_strands,
-        batch_size=args.batch_size,
-        progress=not args.no_progress,
-    )
-    print(format_metrics(metrics))
-    if args.out_dir is not None:
-        print(f"wrote {args.out_dir / 'scores.tsv'}, {args.out_dir / 'metrics.json'} and {args.out_dir / 'roc.png'}")
-    return 0
-
-
 __all__ = [
     "OUTPUT_COLUMNS",
     "PATHOGENIC_DIRECTION",
@@ -874,10 +775,3 @@ __all__ = [
     "score_vcf",
     "write_table",
 ]
-
-
-if __name__ == "__main__":
-    from nucleotide_transformer_hf import variants as _registered  # noqa: F401  (subcommands in the package's registry)
-    from nucleotide_transformer_hf.cli import main
-
-    sys.exit(main())

@@ -13,7 +13,8 @@ import yaml
 
 from nucleotide_transformer_hf import NucleotideTransformerForMaskedLM, NucleotideTransformerTokenizerFast
 from nucleotide_transformer_hf.cli import main as cli_main
-from nucleotide_transformer_hf.hub import AUTO_MAP, CODE_FILES, save_for_hub
+from nucleotide_transformer_hf.errors import InputError
+from nucleotide_transformer_hf.hub import AUTO_MAP, CODE_FILES, push, save_for_hub
 
 # Runs in a fresh interpreter where `nucleotide_transformer_hf` cannot be imported at all (it is installed in this
 # venv, so a meta-path finder refuses it): only torch and transformers, as for a Hub user.
@@ -115,12 +116,16 @@ def test_push_dry_run_writes_the_upload_folder(trained_like, tmp_path):
     assert "196 kb of bundled genomes" in card and 'from_pretrained("someone/tiny-nt", trust_remote_code=True)' in card
 
 
-def test_push_without_token_fails_before_any_work(tmp_path, monkeypatch):
+def test_push_without_token_fails_before_any_work(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no saved login there
     missing = tmp_path / "does-not-exist"  # a model is never even read
-    with pytest.raises(PermissionError, match="No Hugging Face token"):
-        cli_main(["push", str(missing), "someone/tiny-nt"])
+    with pytest.raises(InputError, match="No Hugging Face token"):
+        push(missing, "someone/tiny-nt")
+    assert cli_main(["push", str(missing), "someone/tiny-nt"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nucleotide-transformer push: error: No Hugging Face token") and err.count("\n") == 1
+    assert "Traceback" not in err
 
 
 def test_push_to_hub_is_the_standard_mixin():

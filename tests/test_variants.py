@@ -385,7 +385,7 @@ def test_killed_run_leaves_no_output_and_resumes_to_the_identical_file(model_dir
     command = [
         sys.executable,
         "-m",
-        "nucleotide_transformer_hf.variants",
+        "nucleotide_transformer_hf",
         "score-variants",
         "--vcf",
         str(GIAB_VCF),
@@ -446,7 +446,7 @@ def test_two_processes_under_accelerate_launch_write_the_one_process_file(model_
         "--main_process_port",
         str(free_port()),
         "-m",
-        "nucleotide_transformer_hf.variants",
+        "nucleotide_transformer_hf",
         "score-variants",
         "--vcf",
         str(GIAB_VCF),
