@@ -73,7 +73,7 @@ def _models(which: str):
 def _batch(data: Path | None, batch: int = BATCH, tokens: int = TOKENS) -> dict[str, torch.Tensor]:
     """`batch` windows of real DNA that tokenize to exactly `tokens` tokens, masked as in pretraining."""
     from nucleotide_transformer_hf import NucleotideTransformerTokenizerFast
-    from nucleotide_transformer_hf.data import read_fasta
+    from nucleotide_transformer_hf.dna import read_fasta
     from nucleotide_transformer_hf.pretraining import MLMCollator
 
     folder = (data / "genomes") if data else REPO / "data" / "genomes"

@@ -204,7 +204,7 @@ def embedding_sequences(data: Path | None, count: int, seed: int = 0) -> tuple[s
             pool += rng.sample(rows, min(len(rows), count // len(tasks) + 1))
         rng.shuffle(pool)
         return "gue_mix", pool[:count]
-    from nucleotide_transformer_hf.data import read_fasta
+    from nucleotide_transformer_hf.dna import read_fasta
 
     genomes = [r.sequence for path in sorted((REPO / "data" / "genomes").glob("*.fa*")) for r in read_fasta(path)]
     out = []

@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from nucleotide_transformer_hf.data import read_fasta, reverse_complement  # noqa: E402
+from nucleotide_transformer_hf.dna import read_fasta, reverse_complement  # noqa: E402
 
 
 def ceiling(genomes: Path, held_out_fraction: float, flank: int) -> dict[str, object]:

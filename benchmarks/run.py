@@ -129,7 +129,7 @@ def machine_info(device: str) -> dict[str, object]:
 def dna_sequences(count: int, length: int, data: Path | None, seed: int = 0) -> list[str]:
     """`count` windows of real DNA (random offsets in the genomes under `data/genomes` or the bundled ones), with
     a sprinkling of `N` (about one in 1,000 bases) so that the grid-restart path is exercised."""
-    from nucleotide_transformer_hf.data import read_fasta
+    from nucleotide_transformer_hf.dna import read_fasta
 
     folder = (data / "genomes") if data else BUNDLED_GENOMES
     genomes = [r.sequence.upper() for path in sorted(folder.glob("*.fa*")) for r in read_fasta(path)]

@@ -331,7 +331,7 @@ def _numbers_if_numeric(values: list[Any]) -> list[Any]:
 
 
 def _read_labelled_fasta(path: Path) -> tuple[list[str], list[str], list[str]]:
-    from .data import read_fasta
+    from .dna import read_fasta
 
     sequences, labels, names = [], [], []
     for index, record in enumerate(read_fasta(path)):

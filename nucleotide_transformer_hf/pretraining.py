@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from transformers import DataCollatorForLanguageModeling, EvalPrediction, Trainer, TrainerCallback, TrainingArguments
 
-from .data import read_fasta, reverse_complement, sequence_windows
+from .dna import read_fasta, reverse_complement, sequence_windows
 
 # ---- the paper's recipe (shared/design/nt-reference.md §4) -----------------------------------------------------
 

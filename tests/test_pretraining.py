@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from nucleotide_transformer_hf import NucleotideTransformerConfig, NucleotideTransformerTokenizerFast
-from nucleotide_transformer_hf.data import read_fasta, reverse_complement
+from nucleotide_transformer_hf.dna import read_fasta, reverse_complement
 from nucleotide_transformer_hf.pretraining import (
     HeldOutSplit,
     MLMCollator,
