@@ -41,6 +41,7 @@ from .modeling_nucleotide_transformer import (
     NucleotideTransformerForTokenClassification,
     NucleotideTransformerPreTrainedModel,
 )
+from .peft_defaults import PEFT_DEFAULT_MAX_LAYERS, ia3_modules_for, register_peft_defaults
 from .tokenization_nucleotide_transformer import KMER_SIZE, NucleotideTransformerTokenizerFast
 
 LABEL_KINDS = ("binary", "multiclass", "multilabel", "regression", "token")
@@ -51,64 +52,6 @@ METHODS = ("ia3", "lora", "full")
 
 IGNORE_INDEX = -100
 """Label of positions without a target (`<cls>`, padding, unlabelled bases); ignored by the losses and metrics."""
-
-# ---- peft defaults -------------------------------------------------------------------------------------------------
-
-PEFT_DEFAULT_MAX_LAYERS = 64
-"""Deepest model the registered default target lists cover (twice the deepest published NT, 32 layers)."""
-
-
-def ia3_modules_for(num_layers: int) -> tuple[list[str], list[str]]:
-    """(`target_modules`, `feedforward_modules`) of our IA3 default for a model with `num_layers` blocks."""
-    # The FFN's second projection `encoder.layer.N.output.dense` shares its suffix `output.dense` with the attention
-    # output projection `encoder.layer.N.attention.output.dense`. peft matches list entries as name suffixes (after a
-    # dot) and turns a model-type default into a set, so no regex can be registered; one suffix per layer is exact.
-    ffn = [f"layer.{i}.output.dense" for i in range(num_layers)]
-    return ["attention.self.key", "attention.self.value", *ffn], ffn
-
-
-IA3_TARGET_MODULES, IA3_FEEDFORWARD_MODULES = ia3_modules_for(PEFT_DEFAULT_MAX_LAYERS)
-"""IA3 targets: keys and values (output scaled: l_k, l_v) and the FFN's second projection (input scaled: l_ff); the
-feed-forward modules are the FFN entries.
-
-With `feedforward_modules`, peft scales the *input* of a layer: on `output.dense` that is the FFN intermediate
-activation, GELU(x W1) in v1 and SiLU(x W_gate) * (x W_value) in v2 (width `intermediate_size`, after the gate product).
-That is where the paper's l_ff sits for a GELU FFN; for SwiGLU the placement after the gate product is our choice,
-the paper's detail is UNVERIFIED (nt-reference §5)."""
-
-LORA_TARGET_MODULES = ["attention.self.query", "attention.self.value"]
-"""LoRA targets: the query and value projections, as peft's defaults for BERT/ESM-style encoders."""
-
-
-def register_peft_defaults() -> None:
-    """Adds `nucleotide_transformer` to peft's default IA3 (targets, feed-forward modules) and LoRA target maps.
-
-    Afterwards `get_peft_model(model, IA3Config(task_type="SEQ_CLS"))` (or `"TOKEN_CLS"`) needs no module lists, and
-    `LoraConfig(task_type=...)` neither; peft itself keeps the `classifier` head trainable (`modules_to_save`) for
-    these task types. Idempotent; an entry that peft (or the user) already has for our model type is left alone.
-    The FFN entries name layers 0..`PEFT_DEFAULT_MAX_LAYERS`-1; for a deeper model pass the lists of
-    `ia3_modules_for(num_layers)` (`apply_method` does).
-    """
-    import peft.tuners.ia3.model as ia3_model
-    import peft.utils.constants as constants
-    from peft.tuners.lora.model import LoraModel
-
-    model_type = NucleotideTransformerConfig.model_type
-    # peft's tuners read the maps through their own imported names (`ia3.model`) or a class attribute (LoRA). Today
-    # these are the very dicts of `peft.utils.constants`; registering in each keeps working if one becomes a copy.
-    registrations = (
-        (constants.TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING, IA3_TARGET_MODULES),
-        (ia3_model.TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING, IA3_TARGET_MODULES),
-        (constants.TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING, IA3_FEEDFORWARD_MODULES),
-        (ia3_model.TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING, IA3_FEEDFORWARD_MODULES),
-        (constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING, LORA_TARGET_MODULES),
-        (
-            getattr(LoraModel, "target_module_mapping", constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING),
-            LORA_TARGET_MODULES,
-        ),
-    )
-    for mapping, modules in registrations:
-        mapping.setdefault(model_type, list(modules))
 
 
 def trainable_parameters(model: torch.nn.Module) -> tuple[int, int]:
@@ -1200,14 +1143,10 @@ def _kmer_scores(model, features, train: TaskData) -> np.ndarray:
 
 __all__ = [
     "DEFAULT_LEARNING_RATES",
-    "IA3_FEEDFORWARD_MODULES",
-    "IA3_TARGET_MODULES",
     "IGNORE_INDEX",
     "KMER_BASELINE_C",
     "LABEL_KINDS",
-    "LORA_TARGET_MODULES",
     "METHODS",
-    "PEFT_DEFAULT_MAX_LAYERS",
     "CrossValidationResult",
     "FinetuneResult",
     "FinetuneSettings",
@@ -1236,7 +1175,6 @@ __all__ = [
     "merge_adapter",
     "predict",
     "problem_type_for",
-    "register_peft_defaults",
     "split_off",
     "subsample",
     "summarise_folds",

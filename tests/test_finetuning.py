@@ -35,10 +35,10 @@ from nucleotide_transformer_hf.finetuning import (
     load_task_splits,
     merge_adapter,
     predict,
-    register_peft_defaults,
     token_count,
     token_labels_from_bases,
 )
+from nucleotide_transformer_hf.peft_defaults import register_peft_defaults  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
