@@ -219,7 +219,7 @@ def embedding_sequences(data: Path | None, count: int, seed: int = 0) -> tuple[s
 def bench_embedding(args: argparse.Namespace) -> dict[str, float]:
     """sequences/s of embed_sequences (length-sorted batches) vs naive padding, mean pooling, same model."""
     from nucleotide_transformer_hf.modeling_nucleotide_transformer import pool_hidden_states
-    from nucleotide_transformer_hf.pipelines import embed_sequences
+    from nucleotide_transformer_hf.inference import embed_sequences
 
     alternate = _alternate()
     quick = args.quick

@@ -19,7 +19,7 @@ The scores and windows are those of `nucleotide_transformer_hf.pipelines` (same 
 * **Outcomes** (`status`): `scored`; `flagged` (REF disagrees with the FASTA); `skipped` with a reason — `indel`,
   `mnv`, `symbolic` (`<DEL>`, `*`, `.`), `allele` (N or non-ACGT alleles), `contig`, `window` (too many N),
   `malformed`. The end of the run prints these counts.
-* **Windows**: centred on the variant and snapped to a grid (`pipelines.variant_window`); variants in the same window
+* **Windows**: centred on the variant and snapped to a grid (`variant_scoring.variant_window`); variants in the same window
   share its reference and masked passes (`--no-share-windows` recomputes them, same numbers).
 * **Output** (`--out`, `.tsv` or `.parquet`): one row per allele in VCF order with the columns of `OUTPUT_COLUMNS`;
   `window_start`/`window_end` are 1-based inclusive FASTA coordinates; scores are empty (null) unless scored. The
@@ -45,7 +45,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import zlib
 from collections import Counter
@@ -56,18 +55,10 @@ from typing import Any
 
 import numpy as np
 
+from .dna import context_bp, is_gzip, open_maybe_gzip
 from .errors import InputError
-from .pipelines import (
-    DEFAULT_BATCH_SIZE,
-    SCORE_NAMES,
-    VARIANT_POOLINGS,
-    classify_alleles,
-    default_window_snap,
-    score_variants,
-    variant_window,
-    window_tokens,
-)
-from .tokenization_nucleotide_transformer import KMER_SIZE
+from .inference import DEFAULT_BATCH_SIZE
+from .variant_scoring import SCORE_NAMES, classify_alleles, default_window_snap, score_variants, variant_window
 
 OUTPUT_COLUMNS = (
     "line",
@@ -141,11 +132,10 @@ def read_vcf(path: str | os.PathLike) -> list[VcfRecord]:
             as records with `problem` set instead.
     """
     path = os.fspath(path)
-    with open(path, "rb") as probe:
-        is_gzip = probe.read(2) == b"\x1f\x8b"
+    packed = is_gzip(path)
     records, header_seen, any_line, number = [], False, False, 0
     try:
-        with (gzip.open if is_gzip else open)(path, "rb") as handle:
+        with (gzip.open if packed else open)(path, "rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 try:
                     text = raw.decode("utf-8").rstrip("\r\n")
@@ -176,7 +166,7 @@ def read_vcf(path: str | os.PathLike) -> list[VcfRecord]:
     except (OSError, EOFError, zlib.error) as error:
         if isinstance(error, FileNotFoundError):
             raise
-        kind = "gzip" if is_gzip else "text"
+        kind = "gzip" if packed else "text"
         raise VcfError(f"{path}: cannot be read as {kind} after line {number}: {error}") from error
     if not any_line:
         raise VcfError(f"{path} is empty: a VCF needs at least the '#CHROM' header line.")
@@ -199,7 +189,7 @@ class ReferenceGenome:
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
-            raise FileNotFoundError(f"FASTA {self.path} does not exist.")
+            raise InputError(f"FASTA {self.path} does not exist.")
         try:
             import pysam
         except ImportError:
@@ -220,7 +210,7 @@ class ReferenceGenome:
                 "Reading a FASTA needs pysam or pyfaidx: pip install 'nucleotide-transformer-hf[genomics]'."
             ) from error
         except Exception as error:  # pysam raises OSError/ValueError, pyfaidx its own classes
-            raise ValueError(
+            raise InputError(
                 f"Cannot open FASTA {self.path}: {error}. It must be plain or bgzip-compressed (not plain gzip) and "
                 "indexed (`samtools faidx`), or sit in a writable folder so the index can be built."
             ) from error
@@ -414,7 +404,7 @@ def write_table(rows: Sequence[Sequence[str]], out: str | os.PathLike) -> None:
         _write_atomically(out, lambda temporary: pq.write_table(table, temporary))
         return
     if out.suffix not in (".tsv", ".txt"):
-        raise ValueError(f"--out must end in .tsv or .parquet, got {out.name!r}.")
+        raise InputError(f"--out must end in .tsv or .parquet, got {out.name!r}.")
 
     def write_tsv(temporary: str) -> None:
         with open(temporary, "w", encoding="utf-8", newline="") as handle:
@@ -456,7 +446,7 @@ def _read_chunk(path: Path, expected: list[int]) -> dict[int, list[str]]:
             index, *cells = text.rstrip("\n").split("\t")
             rows[int(index)] = cells
     if sorted(rows) != sorted(expected) or any(len(cells) != len(OUTPUT_COLUMNS) for cells in rows.values()):
-        raise ValueError(f"Checkpoint {path} does not hold the rows it should; delete {path.parent} or pass --restart.")
+        raise InputError(f"Checkpoint {path} does not hold the rows it should; delete {path.parent} or pass --restart.")
     return rows
 
 
@@ -499,13 +489,12 @@ def score_vcf(
     `forward_passes` (by this process).
     """
     if chunk_size < 1:
-        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}.")
+        raise InputError(f"chunk_size must be at least 1, got {chunk_size}.")
     state = accelerate_state()
     out = Path(out)
     if out.suffix not in (".tsv", ".txt", ".parquet"):
-        raise ValueError(f"--out must end in .tsv or .parquet, got {out.name!r}.")
-    capacity = window_tokens(model, tokenizer)
-    window_bp = window_bp or capacity * KMER_SIZE
+        raise InputError(f"--out must end in .tsv or .parquet, got {out.name!r}.")
+    window_bp = window_bp or context_bp(model.config, tokenizer)
     window_snap = window_snap or default_window_snap(window_bp)
     records = read_vcf(vcf)
     genome = ReferenceGenome(fasta)
@@ -531,7 +520,7 @@ def score_vcf(
         if partial.exists() and (restart or not meta.exists()):
             shutil.rmtree(partial)
         if meta.exists() and json.loads(meta.read_text()).get("fingerprint") != fingerprint:
-            raise ValueError(
+            raise InputError(
                 f"{partial} holds a checkpoint of a run with other inputs or options; rerun with the same ones to "
                 "resume, or pass --restart to discard it."
             )
@@ -581,10 +570,10 @@ def score_vcf(
             share_windows=share_windows,
             stats=stats,
         )
-        lines = [
+        text = "".join(
             "\t".join([str(index), *_row_cells(rows[index], result)]) + "\n" for index, result in zip(members, results)
-        ]
-        _write_atomically(chunk_path(k), lambda t: Path(t).write_text("".join(lines), encoding="utf-8"))
+        )
+        _write_atomically(chunk_path(k), lambda t, text=text: Path(t).write_text(text, encoding="utf-8"))
         if bar is not None:
             bar.update(len(members))
     if bar is not None:
@@ -627,23 +616,20 @@ def score_vcf(
 
 
 def read_variant_windows(path: str | os.PathLike) -> list[dict[str, str]]:
-    """Rows of a labelled variant table laid out like `shared/data/clinvar_variant_windows/variants.csv.gz`
+    """Rows of a labelled variant table (layout: docs/variants.md)
     (columns `ref_seq`, `alt_seq`, `label`, optionally `variant_id`); `path` is the CSV(.gz) or a folder holding
     `variants.csv.gz`."""
     path = Path(path)
     if path.is_dir():
         path = path / "variants.csv.gz"
-    with open(path, "rb") as probe:
-        is_gzip = probe.read(2) == b"\x1f\x8b"
-    opener = gzip.open if is_gzip else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+    with open_maybe_gzip(path, "rt") as handle:
         rows = list(csv.DictReader(handle))
     missing = {"ref_seq", "alt_seq", "label"} - set(rows[0] if rows else {})
     if not rows or missing:
-        raise ValueError(f"{path}: expected rows with columns ref_seq, alt_seq and label; missing {sorted(missing)}.")
+        raise InputError(f"{path}: expected rows with columns ref_seq, alt_seq and label; missing {sorted(missing)}.")
     for number, row in enumerate(rows, start=2):
         if row["label"] not in ("0", "1"):
-            raise ValueError(f"{path}, line {number}: label must be 0 or 1, got {row['label']!r}.")
+            raise InputError(f"{path}, line {number}: label must be 0 or 1, got {row['label']!r}.")
     return rows
 
 
@@ -686,7 +672,7 @@ def evaluate_variant_windows(
     scored = [(row, result) for row, result in zip(rows, results) if result["status"] == "scored"]
     labels = np.array([int(row["label"]) for row, _ in scored])
     if len(set(labels.tolist())) < 2:
-        raise ValueError(
+        raise InputError(
             f"{path}: the scored variants need both labels for an AUROC (got {sorted(set(labels.tolist()))})."
         )
     metrics: dict[str, float] = {

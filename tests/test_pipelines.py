@@ -13,18 +13,18 @@ from nucleotide_transformer_hf import (
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerTokenizerFast,
 )
-from nucleotide_transformer_hf.pipelines import (
-    SCORE_NAMES,
-    DnaEmbeddingPipeline,
-    VariantEffectPipeline,
+from nucleotide_transformer_hf.inference import (
     _token_budget_batches,
-    classify_alleles,
     embed_sequences,
-    plan_variant_scores,
-    register_pipelines,
-    score_variants,
     token_owners,
     token_window_starts,
+)
+from nucleotide_transformer_hf.pipelines import DnaEmbeddingPipeline, VariantEffectPipeline, register_pipelines
+from nucleotide_transformer_hf.variant_scoring import (
+    SCORE_NAMES,
+    classify_alleles,
+    plan_variant_scores,
+    score_variants,
     variant_window,
 )
 

@@ -25,7 +25,7 @@ from nucleotide_transformer_hf import (
     cli,
     variants,
 )
-from nucleotide_transformer_hf.pipelines import SCORE_NAMES
+from nucleotide_transformer_hf.variant_scoring import SCORE_NAMES
 from nucleotide_transformer_hf.variants import (
     OUTPUT_COLUMNS,
     ReferenceGenome,
