@@ -46,7 +46,7 @@ from nucleotide_transformer_hf.pretraining import (
     pretraining_arguments,
     with_fixed_masks,
 )
-from nucleotide_transformer_hf.variants import evaluate_variant_windows, format_metrics
+from nucleotide_transformer_hf.variant_evaluation import evaluate_variant_windows, format_metrics
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -169,7 +169,7 @@ def _evaluate_variants_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _evaluate_variants(args: argparse.Namespace) -> int:
-    from .variants import evaluate_variant_windows, format_metrics
+    from .variant_evaluation import evaluate_variant_windows, format_metrics
 
     model, tokenizer = _variant_model(args.model)
     metrics = evaluate_variant_windows(

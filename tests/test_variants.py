@@ -25,6 +25,7 @@ from nucleotide_transformer_hf import (
     cli,
     variants,
 )
+from nucleotide_transformer_hf.variant_evaluation import PATHOGENIC_DIRECTION
 from nucleotide_transformer_hf.variant_scoring import SCORE_NAMES
 from nucleotide_transformer_hf.variants import (
     OUTPUT_COLUMNS,
@@ -489,7 +490,7 @@ def test_evaluate_variants_reports_auroc_per_score_with_a_roc_plot(model_dir, tm
         header, *lines = [line.rstrip("\n").split("\t") for line in handle]
     labels = np.array([int(line[header.index("label")]) for line in lines])
     for name in SCORE_NAMES:
-        values = np.array([float(line[header.index(name)]) for line in lines]) * variants.PATHOGENIC_DIRECTION[name]
+        values = np.array([float(line[header.index(name)]) for line in lines]) * PATHOGENIC_DIRECTION[name]
         # AUROC by hand: the share of (pathogenic, benign) pairs ranked the right way, ties counting one half.
         diff = values[labels == 1][:, None] - values[labels == 0][None, :]
         by_hand = ((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size
