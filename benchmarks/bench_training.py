@@ -74,7 +74,7 @@ def _batch(data: Path | None, batch: int = BATCH, tokens: int = TOKENS) -> dict[
     """`batch` windows of real DNA that tokenize to exactly `tokens` tokens, masked as in pretraining."""
     from nucleotide_transformer_hf import NucleotideTransformerTokenizerFast
     from nucleotide_transformer_hf.dna import read_fasta
-    from nucleotide_transformer_hf.pretraining import MLMCollator
+    from nucleotide_transformer_hf.pretraining_data import MLMCollator
 
     folder = (data / "genomes") if data else REPO / "data" / "genomes"
     bp = (tokens - 1) * 6

@@ -27,18 +27,16 @@ from transformers import AutoModelForMaskedLM, set_seed
 
 import nucleotide_transformer_hf  # noqa: F401  (registers the Auto classes)
 from nucleotide_transformer_hf import NucleotideTransformerForMaskedLM
+from nucleotide_transformer_hf.dna import KMER_SIZE, context_bp
+from nucleotide_transformer_hf.errors import InputError
 from nucleotide_transformer_hf.pretraining import (
     PAPER_PEAK_LR,
     PAPER_TOKENS_PER_STEP,
     PAPER_WARMUP_START_LR,
     PAPER_WARMUP_STEPS,
     CSVLoggerCallback,
-    HeldOutSplit,
-    MLMCollator,
     PretrainingTrainer,
     WarmupInverseSqrt,
-    WindowOptions,
-    build_pretraining_datasets,
     frequency_baseline,
     latest_checkpoint,
     load_model_config,
@@ -46,7 +44,12 @@ from nucleotide_transformer_hf.pretraining import (
     parse_overrides,
     plot_loss_curve,
     pretraining_arguments,
-    window_bp_for,
+)
+from nucleotide_transformer_hf.pretraining_data import (
+    HeldOutSplit,
+    MLMCollator,
+    WindowOptions,
+    build_pretraining_datasets,
     with_fixed_masks,
 )
 
@@ -124,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         config._attn_implementation = args.attn_implementation
         tokenizer = load_tokenizer(config, args.config)
         model = NucleotideTransformerForMaskedLM(config)
-    window_bp = args.window_bp or window_bp_for(config, tokenizer)
-    sequence_tokens = window_bp // 6 + tokenizer.num_special_tokens_to_add()
+    window_bp = args.window_bp or context_bp(config, tokenizer)
+    sequence_tokens = window_bp // KMER_SIZE + tokenizer.num_special_tokens_to_add()
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable()
 
@@ -246,4 +249,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except InputError as error:  # a user's mistake (bad FASTA, missing folder): one line, no traceback
+        print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
+        sys.exit(2)
