@@ -2,7 +2,7 @@
 library's pretraining pipeline), score held-out DNA against a frequency baseline, fill a masked 6-mer with
 `pipeline("fill-mask")` and embed sequences.
 
-    python examples/quickstart.py [--data ../shared/data] [--max-steps N] [--out outputs/quickstart]
+    python examples/quickstart.py [--data DIR] [--max-steps N] [--out outputs/quickstart]
 
 Held-out DNA is the last `--held-out-fraction` of every FASTA record (plus any `--held-out-records`); no training
 window touches it. Each held-out window is masked `--mask-copies` times (15% of its tokens, all `<mask>`). What it
@@ -15,7 +15,7 @@ within and between species. Everything is also written to `<out>/summary.json`, 
 On 196 kb a few CPU minutes teach composition (base accuracy and loss beat the frequencies) but not whole 6-mers:
 even a 4th-order Markov model fitted to the training DNA predicts ~0.3% of the held-out 6-mers against ~0.2% for
 the most common one, so whole-6-mer accuracy stays within noise of that baseline at this size; beating it clearly
-takes more DNA (`--data ../shared/data`, 27 Mb) and a longer run than this budget.
+takes more DNA (`--data DIR` with a larger genomes/ folder) and a longer run than this budget.
 """
 
 import argparse
@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from datasets import concatenate_datasets
 from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline, set_seed
 
@@ -33,17 +32,18 @@ from nucleotide_transformer_hf import (
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerTokenizerFast,
 )
-from nucleotide_transformer_hf.modeling_nucleotide_transformer import pool_hidden_states
 from nucleotide_transformer_hf.pretraining import (
-    HeldOutSplit,
-    MLMCollator,
     PretrainingTrainer,
     WarmupInverseSqrt,
-    WindowOptions,
-    build_pretraining_datasets,
     frequency_baseline,
     plot_loss_curve,
     pretraining_arguments,
+)
+from nucleotide_transformer_hf.pretraining_data import (
+    HeldOutSplit,
+    MLMCollator,
+    WindowOptions,
+    build_pretraining_datasets,
     with_fixed_masks,
 )
 from nucleotide_transformer_hf.variant_evaluation import evaluate_variant_windows, format_metrics
@@ -198,17 +198,15 @@ def fill_mask_demo(model, tokenizer, held_out) -> dict:
 
 
 def embedding_demo(model, tokenizer, held_out, out: Path) -> dict:
-    """Mean-pooled embeddings of held-out windows; cosine similarity within vs between species."""
-    model.eval()
+    """Mean-pooled embeddings of held-out windows (`pipeline("dna-embedding")`); cosine similarity within vs between
+    species."""
     per_species: dict[str, list[int]] = {}
     for index, species in enumerate(held_out["species"]):
         per_species.setdefault(species, []).append(index)
     rows = held_out.select(sorted(i for indices in per_species.values() for i in indices[:32]))  # every species
     labels = list(rows["species"])
-    encoded = tokenizer(list(rows["sequence"]), return_tensors="pt", padding=True)
-    with torch.inference_mode():
-        hidden_states = model.esm(**encoded).last_hidden_state
-    embeddings = pool_hidden_states(hidden_states, encoded["attention_mask"], "mean").numpy()
+    embed = pipeline("dna-embedding", model=model, tokenizer=tokenizer)
+    embeddings = np.stack(embed(list(rows["sequence"]), pooling="mean", batch_size=32))
     np.save(out / "held_out_embeddings.npy", embeddings)
     unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
     similarity = unit @ unit.T

@@ -1,65 +1,47 @@
 """Hugging Face-native PyTorch Nucleotide Transformer (NT v1 / v2).
 
-Importing the package registers the config, the tokenizer and every model class with transformers' Auto classes,
-so `AutoConfig`, `AutoTokenizer`, `AutoModel`, `AutoModelForMaskedLM`, `AutoModelForSequenceClassification` and
-`AutoModelForTokenClassification` resolve `model_type="nucleotide_transformer"` to our classes.
+Importing the package is light (it imports neither torch nor transformers by itself) and registers our config,
+tokenizer, model classes, pipelines and peft defaults with transformers' Auto classes, its pipeline registry and
+peft's target maps, each as soon as that registry is imported (see `registration`). So after `import
+nucleotide_transformer_hf`, `AutoConfig`, `AutoTokenizer`, `AutoModel`, `AutoModelForMaskedLM`,
+`AutoModelForSequenceClassification` and `AutoModelForTokenClassification` resolve
+`model_type="nucleotide_transformer"` to our classes, `pipeline("dna-embedding")` and `pipeline("variant-effect")`
+work, and `IA3Config(task_type="SEQ_CLS")` needs no module lists.
+
+The public names below are loaded on first use (as transformers' own model packages do).
 """
 
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-    AutoTokenizer,
-)
+import importlib
 
-from .configuration_nucleotide_transformer import ARCHITECTURE_VERSIONS, PUBLISHED_MODELS, NucleotideTransformerConfig
-from .modeling_nucleotide_transformer import (
-    NucleotideTransformerForMaskedLM,
-    NucleotideTransformerForSequenceClassification,
-    NucleotideTransformerForTokenClassification,
-    NucleotideTransformerModel,
-    NucleotideTransformerPreTrainedModel,
-)
-from .tokenization_nucleotide_transformer import NucleotideTransformerTokenizerFast
+from . import registration
 
 __version__ = "0.1.0"
 
-AUTO_CLASSES = {
-    "AutoModel": (AutoModel, NucleotideTransformerModel),
-    "AutoModelForMaskedLM": (AutoModelForMaskedLM, NucleotideTransformerForMaskedLM),
-    "AutoModelForSequenceClassification": (
-        AutoModelForSequenceClassification,
-        NucleotideTransformerForSequenceClassification,
-    ),
-    "AutoModelForTokenClassification": (AutoModelForTokenClassification, NucleotideTransformerForTokenClassification),
+_LAZY = {
+    "ARCHITECTURE_VERSIONS": "configuration_nucleotide_transformer",
+    "PUBLISHED_MODELS": "configuration_nucleotide_transformer",
+    "NucleotideTransformerConfig": "configuration_nucleotide_transformer",
+    "NucleotideTransformerForMaskedLM": "modeling_nucleotide_transformer",
+    "NucleotideTransformerForSequenceClassification": "modeling_nucleotide_transformer",
+    "NucleotideTransformerForTokenClassification": "modeling_nucleotide_transformer",
+    "NucleotideTransformerModel": "modeling_nucleotide_transformer",
+    "NucleotideTransformerPreTrainedModel": "modeling_nucleotide_transformer",
+    "NucleotideTransformerTokenizerFast": "tokenization_nucleotide_transformer",
 }
 
-AutoConfig.register(NucleotideTransformerConfig.model_type, NucleotideTransformerConfig, exist_ok=True)
-AutoTokenizer.register(
-    NucleotideTransformerConfig, fast_tokenizer_class=NucleotideTransformerTokenizerFast, exist_ok=True
-)
-for _auto_class, _model_class in AUTO_CLASSES.values():
-    _auto_class.register(NucleotideTransformerConfig, _model_class, exist_ok=True)
+__all__ = sorted(_LAZY)
 
-from .pipelines import register_pipelines  # noqa: E402  (the "dna-embedding" and "variant-effect" pipeline tasks)
 
-register_pipelines()
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-from .finetuning import register_peft_defaults  # noqa: E402  (IA3/LoRA defaults for our model_type in peft)
 
-register_peft_defaults()
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
-__all__ = [
-    "ARCHITECTURE_VERSIONS",
-    "AUTO_CLASSES",
-    "PUBLISHED_MODELS",
-    "NucleotideTransformerConfig",
-    "NucleotideTransformerForMaskedLM",
-    "NucleotideTransformerForSequenceClassification",
-    "NucleotideTransformerForTokenClassification",
-    "NucleotideTransformerModel",
-    "NucleotideTransformerPreTrainedModel",
-    "NucleotideTransformerTokenizerFast",
-]
+
+registration.install()

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import InputError
+
 KMER_SIZE = 6
 """Bases in a full token (the tokenizer's `KMER_SIZE`; kept here so that this module needs no tokenizer import)."""
 
@@ -115,7 +117,7 @@ class FastaRecord:
 def read_fasta(path: str | os.PathLike) -> Iterator[FastaRecord]:
     """Yields the records of a FASTA or FASTA.gz file (gzip detected from the magic bytes, not the name).
 
-    Raises `ValueError` naming the file and line when sequence lines come before any `>` header or a header is empty.
+    Raises `InputError` naming the file and line when sequence lines come before any `>` header or a header is empty.
     """
     path = os.fspath(path)
     name, header, chunks = None, "", []
@@ -129,10 +131,10 @@ def read_fasta(path: str | os.PathLike) -> Iterator[FastaRecord]:
                     yield FastaRecord(name, "".join(chunks), path, header)
                 words = line[1:].split()
                 if not words:
-                    raise ValueError(f"{path}, line {line_number}: empty FASTA header.")
+                    raise InputError(f"{path}, line {line_number}: empty FASTA header.")
                 name, header, chunks = words[0], line[1:].strip(), []
             elif name is None:
-                raise ValueError(f"{path}, line {line_number}: sequence data before the first '>' header.")
+                raise InputError(f"{path}, line {line_number}: sequence data before the first '>' header.")
             else:
                 chunks.append(line)
     if name is not None:

@@ -1,0 +1,164 @@
+"""Registering our classes with transformers and peft at the moment each registry is first imported.
+
+`import nucleotide_transformer_hf` must make `AutoConfig`, `AutoTokenizer`, `AutoModel…`, `pipeline("dna-embedding")`
+and a plain `IA3Config(task_type="SEQ_CLS")` work, but without paying for what the user does not touch: importing
+transformers' model machinery, its pipelines or peft costs seconds (and `Trainer`, `datasets`, `evaluate` more). So
+each registration runs right after the module holding its registry has been imported — or at once, if it already
+is:
+
+| registry module (when first imported)        | what is registered                                             |
+|----------------------------------------------|----------------------------------------------------------------|
+| `transformers.models.auto.configuration_auto` | `AutoConfig`: `model_type="nucleotide_transformer"`            |
+| `transformers.models.auto.modeling_auto`      | `AutoModel`, `…ForMaskedLM`, `…ForSequenceClassification`, `…ForTokenClassification` |
+| `transformers.models.auto.tokenization_auto`  | `AutoTokenizer`: `NucleotideTransformerTokenizerFast`          |
+| `transformers.pipelines`                      | the `"dna-embedding"` and `"variant-effect"` tasks             |
+| `peft`                                        | IA3 / LoRA default target modules (`peft_defaults`)            |
+
+The mechanism is a post-import hook: a `sys.meta_path` finder that recognises only those five names, lets the
+usual finders locate the module, and runs our registration after the module's own code has run (the module then
+gets its usual loader back). Nothing else about importing changes.
+"""
+
+import importlib.abc
+import importlib.util
+import sys
+import threading
+from collections.abc import Callable
+
+
+def register_auto_config() -> None:
+    """`AutoConfig` resolves `model_type="nucleotide_transformer"` to `NucleotideTransformerConfig`."""
+    from transformers import AutoConfig
+
+    from .configuration_nucleotide_transformer import NucleotideTransformerConfig
+
+    AutoConfig.register(NucleotideTransformerConfig.model_type, NucleotideTransformerConfig, exist_ok=True)
+
+
+def auto_model_classes() -> dict[str, tuple[type, type]]:
+    """`{Auto class name: (Auto class, our model class)}` for the four model heads."""
+    from transformers import (
+        AutoModel,
+        AutoModelForMaskedLM,
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+    )
+
+    from . import modeling_nucleotide_transformer as modeling
+
+    return {
+        "AutoModel": (AutoModel, modeling.NucleotideTransformerModel),
+        "AutoModelForMaskedLM": (AutoModelForMaskedLM, modeling.NucleotideTransformerForMaskedLM),
+        "AutoModelForSequenceClassification": (
+            AutoModelForSequenceClassification,
+            modeling.NucleotideTransformerForSequenceClassification,
+        ),
+        "AutoModelForTokenClassification": (
+            AutoModelForTokenClassification,
+            modeling.NucleotideTransformerForTokenClassification,
+        ),
+    }
+
+
+def register_auto_models() -> None:
+    """The four `AutoModel…` classes resolve our config to our model classes."""
+    from .configuration_nucleotide_transformer import NucleotideTransformerConfig
+
+    for auto_class, model_class in auto_model_classes().values():
+        auto_class.register(NucleotideTransformerConfig, model_class, exist_ok=True)
+
+
+def register_auto_tokenizer() -> None:
+    """`AutoTokenizer` resolves our config to `NucleotideTransformerTokenizerFast`."""
+    from transformers import AutoTokenizer
+
+    from .configuration_nucleotide_transformer import NucleotideTransformerConfig
+    from .tokenization_nucleotide_transformer import NucleotideTransformerTokenizerFast
+
+    AutoTokenizer.register(
+        NucleotideTransformerConfig, fast_tokenizer_class=NucleotideTransformerTokenizerFast, exist_ok=True
+    )
+
+
+def register_pipeline_tasks() -> None:
+    """`pipeline("dna-embedding")` and `pipeline("variant-effect")`."""
+    from .pipelines import register_pipelines
+
+    register_pipelines()
+
+
+def register_peft() -> None:
+    """peft's per-model-type IA3 and LoRA defaults (see `peft_defaults`)."""
+    from .peft_defaults import register_peft_defaults
+
+    register_peft_defaults()
+
+
+REGISTRATIONS: dict[str, Callable[[], None]] = {
+    "transformers.models.auto.configuration_auto": register_auto_config,
+    "transformers.models.auto.modeling_auto": register_auto_models,
+    "transformers.models.auto.tokenization_auto": register_auto_tokenizer,
+    "transformers.pipelines": register_pipeline_tasks,
+    "peft": register_peft,
+}
+"""Module whose import triggers a registration -> the registration."""
+
+
+class _RegisteringLoader(importlib.abc.Loader):
+    """Runs the module's own loader, gives the module that loader back, then runs the registration."""
+
+    def __init__(self, loader, registration: Callable[[], None]):
+        self._loader = loader
+        self._registration = registration
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._loader.exec_module(module)
+        module.__loader__ = self._loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        self._registration()
+
+    def __getattr__(self, name):  # anything else a loader offers (get_code, get_resource_reader, ...)
+        return getattr(self._loader, name)
+
+
+class _RegisteringFinder(importlib.abc.MetaPathFinder):
+    """Finds nothing itself: for the names in `pending` it asks the other finders and wraps their loader."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, Callable[[], None]] = {}
+        self._local = threading.local()
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.pending or getattr(self._local, "busy", False):
+            return None
+        self._local.busy = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._local.busy = False
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _RegisteringLoader(spec.loader, self.pending.pop(fullname))
+        return spec
+
+
+_FINDER = _RegisteringFinder()
+
+
+def install() -> None:
+    """Runs each registration now if its module is already imported, else when it is (idempotent)."""
+    for name, registration in REGISTRATIONS.items():
+        if name in sys.modules:
+            _FINDER.pending.pop(name, None)
+            registration()
+        else:
+            _FINDER.pending[name] = registration
+    if _FINDER.pending and _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+
+
+__all__ = ["REGISTRATIONS", "auto_model_classes", "install"]
