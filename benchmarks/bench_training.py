@@ -1,6 +1,6 @@
 """Training benchmark: our v2-50M-shaped model against transformers' `EsmForMaskedLM` of equal FLOPs.
 
-    python benchmarks/bench_training.py [--quick] [--data ../shared/data]
+    python benchmarks/bench_training.py [--quick] [--data DIR]
 
 * Throughput: training tokens/s of one full step (forward, masked-LM loss, backward, AdamW step, zero_grad) at 512
   tokens x batch 8 (2 with `--quick`) of real DNA masked by `MLMCollator`, ours and ESM alternately in one process

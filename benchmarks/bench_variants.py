@@ -1,6 +1,6 @@
 """Benchmarks of the variant and embedding paths, alternating the two candidates in one process (`run.alternate`).
 
-    python benchmarks/bench_variants.py [--quick] [--data ../shared/data]
+    python benchmarks/bench_variants.py [--quick] [--data DIR]
 
 * `bench_variants`: variants/s of `score_vcf` (the `score-variants` command) on real variants — the GIAB chr20 calls
   against the hg19 slice in `data/variants/` plus ClinVar SNVs, each ClinVar 1,024 bp reference window written as its
@@ -218,8 +218,8 @@ def embedding_sequences(data: Path | None, count: int, seed: int = 0) -> tuple[s
 
 def bench_embedding(args: argparse.Namespace) -> dict[str, float]:
     """sequences/s of embed_sequences (length-sorted batches) vs naive padding, mean pooling, same model."""
-    from nucleotide_transformer_hf.modeling_nucleotide_transformer import pool_hidden_states
     from nucleotide_transformer_hf.inference import embed_sequences
+    from nucleotide_transformer_hf.modeling_nucleotide_transformer import pool_hidden_states
 
     alternate = _alternate()
     quick = args.quick

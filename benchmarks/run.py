@@ -1,6 +1,7 @@
 """Side-by-side benchmarks: ours and a baseline alternately in one process (A B A B ..., warm-ups, medians).
 
-    python benchmarks/run.py [--quick] [--data ../shared/data] [--only tokenizer] [--device cpu]
+    python benchmarks/run.py [--quick] [--data DIR] [--only tokenizer] [--device cpu]
+    python benchmarks/readme_table.py        # the README's performance table from the newest results JSON
 
 Prints a table of absolute figures and ratios, and writes `benchmarks/results/<date>-<host>.json` plus a Markdown
 summary beside it. Each ratio sits in the JSON under a stable, self-explaining key. The models run on CUDA where
@@ -99,6 +100,27 @@ def gemm_gflops(dtype: torch.dtype, device: str, n: int | None = None) -> float:
     return round(2 * n**3 / best / 1e9, 1)
 
 
+IMPORT_CASES = {
+    "import_torch_transformers_s": "import torch, transformers",
+    "import_nucleotide_transformer_hf_s": "import nucleotide_transformer_hf",
+    "import_package_and_model_class_s": "import nucleotide_transformer_hf; nucleotide_transformer_hf.NucleotideTransformerForMaskedLM",
+}
+"""Import-time yardsticks: torch + transformers, our package, and our package with its first model class."""
+
+
+def import_seconds(rounds: int = 3) -> dict[str, float]:
+    """Best-of-`rounds` wall time of each `IMPORT_CASES` statement in a fresh interpreter, the cases alternating."""
+    import subprocess
+
+    best = dict.fromkeys(IMPORT_CASES, float("inf"))
+    for _ in range(rounds):
+        for key, statement in IMPORT_CASES.items():
+            code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            best[key] = min(best[key], float(out.split()[-1]))
+    return {key: round(value, 3) for key, value in best.items()}
+
+
 def machine_info(device: str) -> dict[str, object]:
     """Device, CPU, threads and library versions, plus measured GEMM GFLOP/s in fp32 and bf16 (the yardsticks for the
     model benchmarks); without bf16 matrix instructions, bf16 on small products only (it is emulated, ~100x slower)."""
@@ -123,6 +145,14 @@ def machine_info(device: str) -> dict[str, object]:
         "gemm_bf16_gflops": gemm_gflops(torch.bfloat16, device) if bf16 else None,
         # Without a bf16 matrix unit, the emulated rate on small products: the evidence for leaving bf16 out.
         "gemm_bf16_emulated_256_gflops": None if bf16 else gemm_gflops(torch.bfloat16, device, n=256),
+        # The instruction sets that decide which targets apply: bf16 needs avx512_bf16 or amx_bf16, int8 gains vnni.
+        "cpu_flags": " ".join(
+            sorted(
+                cpu_flags()
+                & {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8", "fma"}
+            )
+        ),
+        **import_seconds(),
     }
 
 
@@ -419,7 +449,7 @@ def _fmt(value: float, digits: int = 0) -> str:
 def summary_table(record: dict) -> list[str]:
     """The headline rows (ours, baseline, ratio) of a record, as Markdown: what the README's performance section shows.
     Rows whose keys the run did not produce (another mode, `--only`) are left out."""
-    r, gemm = record["results"], record["machine"].get("gemm_fp32_gflops")
+    r = record["results"]
     rows = []
 
     def row(keys, label, ours, baseline, ratio):
@@ -548,14 +578,26 @@ def write_results(record: dict[str, object], out_dir: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller inputs and fewer repeats (CPU, < 5 minutes)")
-    parser.add_argument("--data", type=Path, default=None, help="a data folder laid out like ../shared/data")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a data folder with genomes/ and variants/ (layout: benchmarks/README.md)",
+    )
     _register_benchmark_modules()
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only these benchmarks")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     add_device_argument(parser)
     args = parser.parse_args(argv)
 
-    record = {"command": " ".join(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])}
+    # The data folder is the user's own: the record names its layout (`--data DIR`) and content, not its path.
+    given = list(argv if argv is not None else sys.argv[1:])
+    if args.data is not None:
+        given = ["DIR" if item == str(args.data) else item.replace(f"={args.data}", "=DIR") for item in given]
+    record = {"command": " ".join(["python", "benchmarks/run.py", *given])}
+    if args.data is not None:
+        genomes = sorted((args.data / "genomes").glob("*.fa*"))
+        record["data"] = {path.name: path.stat().st_size for path in genomes}
     record["machine"] = machine_info(args.device)
     results: dict[str, float] = {}
     record["wall_seconds"] = {}
@@ -573,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in results.items():
         print(f"{key:{width}}  {value:>16,.2f}")
     print("\n".join(["", *summary_table(record), ""]))
-    print(f"wrote {path} and {path.with_suffix('.md')}")
+    print(f"wrote {path} and {path.with_suffix('.md')}; `python benchmarks/readme_table.py` puts it in the README")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 One process (CPU or GPU):
     python examples/pretrain.py --config nucleotide-transformer-v2-50m-multi-species \\
-        --data ../shared/data/genomes --held-out-records chrM --output-dir runs/v2-50m
+        --data DIR/genomes --held-out-records chrM --output-dir runs/v2-50m
 Many processes, one or many machines (configs in examples/accelerate/, see its README):
     accelerate launch --config_file examples/accelerate/multi_gpu.yaml examples/pretrain.py ...
     torchrun --nproc_per_node 8 examples/pretrain.py ...

@@ -1,0 +1,80 @@
+"""Writes the README's performance table from the newest benchmark results JSON (never copied by hand).
+
+    python benchmarks/readme_table.py [--results benchmarks/results/2026-12-02-vm.json] [--check]
+
+The table sits in README.md between the lines `<!-- performance-table:start -->` and `<!-- performance-table:end -->`:
+the summary rows of `run.summary_table`, then one line naming the results file, the command and the machine (CPU,
+its instruction-set flags, threads, device, the fp32 GEMM yardstick and the import times). `--check` changes
+nothing and exits 1 when the README's table differs from the one the JSON gives.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from run import summary_table  # noqa: E402
+
+README = HERE.parent / "README.md"
+RESULTS = HERE / "results"
+START, END = "<!-- performance-table:start -->", "<!-- performance-table:end -->"
+
+
+def newest_results(folder: Path = RESULTS) -> Path:
+    """The benchmark JSON written last (`<date>-<host>.json`; the date sorts first, then modification time)."""
+    files = [path for path in folder.glob("*.json") if path.stem[:4].isdigit()]
+    if not files:
+        raise SystemExit(f"no results JSON in {folder}: run `python benchmarks/run.py --quick` first")
+    return max(files, key=lambda path: (path.stem[:10], path.stat().st_mtime))
+
+
+def table(path: Path) -> str:
+    """The Markdown block that goes between the markers."""
+    record = json.loads(path.read_text())
+    machine = record["machine"]
+    relative = path.relative_to(HERE.parent)
+    lines = [*summary_table(record), ""]
+    details = [
+        f"{machine.get('cpu')}",
+        f"flags: {machine.get('cpu_flags') or 'not recorded'}",
+        f"{machine.get('torch_threads')} threads",
+        f"device {machine.get('device')}",
+        f"fp32 GEMM {machine.get('gemm_fp32_gflops')} GFLOP/s",
+    ]
+    if "import_nucleotide_transformer_hf_s" in machine:
+        details.append(
+            f"import: torch + transformers {machine['import_torch_transformers_s']:.2f} s, "
+            f"nucleotide_transformer_hf {machine['import_nucleotide_transformer_hf_s']:.2f} s, "
+            f"with its first model class {machine['import_package_and_model_class_s']:.2f} s"
+        )
+    lines.append(f"From `{relative}` (`{record['command']}`): " + "; ".join(details) + ".")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=Path, default=None, help="results JSON (default: the newest)")
+    parser.add_argument("--readme", type=Path, default=README)
+    parser.add_argument("--check", action="store_true", help="only check that the README is up to date")
+    args = parser.parse_args(argv)
+    text = args.readme.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{args.readme}: no {START} ... {END} block")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    updated = f"{head}{START}\n{table(args.results or newest_results())}\n{END}{tail}"
+    if args.check:
+        if updated != text:
+            print(f"{args.readme}: the performance table is not the newest results'; run benchmarks/readme_table.py")
+            return 1
+        return 0
+    args.readme.write_text(updated)
+    print(f"updated {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
