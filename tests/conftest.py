@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny checkpoints laid out exactly like the published InstaDeep ones (nt-reference §2–3)."""
+"""Shared fixtures: tiny checkpoints laid out exactly like the published InstaDeep ones (nt-reference §2–3), and a tiny
+randomised masked-LM model with a short context for the engine, pipeline and variant tests."""
 
 import json
 from pathlib import Path
@@ -6,9 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import save_file
-from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
+from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer, pipeline
 
-from nucleotide_transformer_hf import NucleotideTransformerConfig, NucleotideTransformerForMaskedLM
+from nucleotide_transformer_hf import (
+    NucleotideTransformerConfig,
+    NucleotideTransformerForMaskedLM,
+    NucleotideTransformerTokenizerFast,
+)
 from nucleotide_transformer_hf.tokenization_nucleotide_transformer import build_vocab
 
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
@@ -124,3 +129,38 @@ def v2_inputs():
     ids[:, 0] = 3
     ids[1, 8:] = 1
     return ids, (ids != 1).long()
+
+
+# ---- a tiny masked-LM with a short context, for the engine, the pipelines and variant scoring ---------------------
+
+CONTEXT = 64  # tokens incl. <cls>: windows of 63 tokens = 378 bp
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    config = NucleotideTransformerConfig.from_preset(
+        "v2",
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=CONTEXT + 2,
+    )
+    model = NucleotideTransformerForMaskedLM(config).eval()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # larger random weights than the init, so that every input base moves the outputs
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.2)
+    tokenizer = NucleotideTransformerTokenizerFast(vocab_layout="v2", model_max_length=CONTEXT)
+    return model, tokenizer
+
+
+@pytest.fixture(scope="module")
+def embed(tiny):
+    return pipeline("dna-embedding", model=tiny[0], tokenizer=tiny[1], device="cpu")
+
+
+@pytest.fixture(scope="module")
+def score(tiny):
+    return pipeline("variant-effect", model=tiny[0], tokenizer=tiny[1], device="cpu")

@@ -1,4 +1,5 @@
-"""The "dna-embedding" and "variant-effect" pipelines, checked against direct forward passes and numpy arithmetic."""
+"""The "dna-embedding" pipeline, checked against direct forward passes and numpy arithmetic; a bf16 model through both
+pipelines."""
 
 import gzip
 from pathlib import Path
@@ -6,72 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import direct_hidden, random_dna
 from transformers import pipeline
 
-from nucleotide_transformer_hf import (
-    NucleotideTransformerConfig,
-    NucleotideTransformerForMaskedLM,
-    NucleotideTransformerTokenizerFast,
-)
-from nucleotide_transformer_hf.inference import (
-    _token_budget_batches,
-    embed_sequences,
-    token_owners,
-    token_window_starts,
-)
+from nucleotide_transformer_hf import NucleotideTransformerForMaskedLM
+from nucleotide_transformer_hf.inference import embed_sequences
 from nucleotide_transformer_hf.pipelines import DnaEmbeddingPipeline, VariantEffectPipeline, register_pipelines
-from nucleotide_transformer_hf.variant_scoring import (
-    SCORE_NAMES,
-    classify_alleles,
-    plan_variant_scores,
-    score_variants,
-    variant_window,
-)
+from nucleotide_transformer_hf.variant_scoring import SCORE_NAMES, score_variants
 
-CONTEXT = 64  # tokens incl. <cls>: windows of 63 tokens = 378 bp
 GENOMES = Path(__file__).resolve().parent.parent / "data" / "genomes"
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    config = NucleotideTransformerConfig.from_preset(
-        "v2",
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        max_position_embeddings=CONTEXT + 2,
-    )
-    model = NucleotideTransformerForMaskedLM(config).eval()
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():  # larger random weights than the init, so that every input base moves the outputs
-        for parameter in model.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.2)
-    tokenizer = NucleotideTransformerTokenizerFast(vocab_layout="v2", model_max_length=CONTEXT)
-    return model, tokenizer
-
-
-@pytest.fixture(scope="module")
-def embed(tiny):
-    return pipeline("dna-embedding", model=tiny[0], tokenizer=tiny[1], device="cpu")
-
-
-@pytest.fixture(scope="module")
-def score(tiny):
-    return pipeline("variant-effect", model=tiny[0], tokenizer=tiny[1], device="cpu")
-
-
-def random_dna(length: int, seed: int) -> str:
-    return "".join(np.random.default_rng(seed).choice(list("ACGT"), length))
-
-
-def direct_hidden(model, tokenizer, sequence: str, layer: int = -1) -> np.ndarray:
-    """Hidden states of one unpadded sequence straight from the model (row 0 is <cls>)."""
-    ids = torch.tensor([tokenizer(sequence)["input_ids"]])
-    with torch.no_grad():
-        out = model.esm(input_ids=ids, output_hidden_states=True)
-    return out.hidden_states[layer][0].double().numpy()
 
 
 def test_tasks_are_registered_by_importing_the_package(tiny, embed, score):
@@ -140,18 +84,6 @@ def test_several_layers_stack_in_the_order_given(tiny, embed):
         embed(sequence, layers=3)
 
 
-def test_window_layout_and_ownership_hand_worked():
-    assert token_window_starts(16, 10, 4) == [0, 6]
-    assert token_window_starts(16, 8, 2) == [0, 6, 8]
-    assert token_window_starts(10, 10, 4) == [0]
-    # [0,10) and [6,16): token 7 is 2 from window 0's inner edge and 1 from window 1's -> window 0; token 8 the reverse.
-    assert token_owners(16, [0, 6], 10).tolist() == [0] * 8 + [1] * 8
-    # [0,8), [6,14), [8,16): sequence ends are not edges.
-    assert token_owners(16, [0, 6, 8], 8).tolist() == [0] * 7 + [1] * 4 + [2] * 5
-    # [0,10) and [7,17): token 8 is 1 from both inner edges -> tie -> the earlier window.
-    assert token_owners(17, [0, 7], 10).tolist() == [0] * 9 + [1] * 8
-
-
 def test_long_sequence_is_stitched_from_direct_window_passes(tiny, embed):
     model, tokenizer = tiny
     sequence = random_dna(96, 10)  # 16 six-mers
@@ -201,204 +133,6 @@ def test_bad_sequences_are_named_by_index(embed):
         embed(["ACGT<mask>ACGT"])  # special tokens are not DNA
     with pytest.raises(ValueError, match="pooling must be one of"):
         embed("ACGT", pooling="max")
-
-
-# ---- variant effect -------------------------------------------------------------------------------------------
-
-
-def direct_scores(model, tokenizer, ref_seq: str, alt_seq: str, position: int, layer: int = -1, pooling: str = "mean"):
-    """Every score by hand: two unpadded passes, numpy arithmetic, one masked pass through the full MLM model."""
-
-    def pooled(sequence):
-        hidden = direct_hidden(model, tokenizer, sequence, layer)
-        return hidden[0] if pooling == "cls" else hidden[1:].mean(0)
-
-    r, a = pooled(ref_seq), pooled(alt_seq)
-    token = position // 6  # plain ACGT: 6-mers from the left
-    ids = tokenizer(ref_seq)["input_ids"]
-    ids[token + 1] = tokenizer.mask_token_id
-    with torch.no_grad():
-        logits = model(input_ids=torch.tensor([ids])).logits[0, token + 1]
-    log_probs = torch.log_softmax(logits.double(), -1).numpy()
-    kmer = slice(token * 6, token * 6 + 6)
-    ref_id, alt_id = tokenizer.convert_tokens_to_ids([ref_seq[kmer], alt_seq[kmer]])
-    return {
-        "cosine_similarity": r @ a / np.linalg.norm(r) / np.linalg.norm(a),
-        "l1_distance": np.abs(r - a).sum(),
-        "l2_distance": np.sqrt(((r - a) ** 2).sum()),
-        "dot_product": r @ a,
-        "mlm_log_ratio": log_probs[alt_id] - log_probs[ref_id],
-    }
-
-
-def reverse_complement(sequence: str) -> str:
-    return sequence[::-1].translate(str.maketrans("ACGT", "TGCA"))
-
-
-def assert_scores(result, expected, rtol=1e-4):
-    assert result["status"] == "scored", result
-    for name, value in expected.items():
-        assert result[name] == pytest.approx(value, rel=rtol, abs=1e-5), name
-
-
-@pytest.mark.parametrize("layer,pooling", [(-1, "mean"), (1, "mean"), (-1, "cls")])
-def test_each_score_equals_a_direct_numpy_computation(tiny, score, layer, pooling):
-    model, tokenizer = tiny
-    ref_seq = random_dna(120, 12)
-    alt_base = "A" if ref_seq[50] != "A" else "G"
-    alt_seq = ref_seq[:50] + alt_base + ref_seq[51:]
-    variant = {"sequence": ref_seq, "position": 50, "ref": ref_seq[50], "alt": alt_base}
-    result = score(variant, layer=layer, pooling=pooling)
-    assert (result["window_start"], result["window_end"]) == (0, 120)
-    assert_scores(result, direct_scores(model, tokenizer, ref_seq, alt_seq, 50, layer, pooling))
-    pair = score({"ref_sequence": ref_seq, "alt_sequence": alt_seq}, layer=layer, pooling=pooling)
-    assert {name: pair[name] for name in SCORE_NAMES} == {name: result[name] for name in SCORE_NAMES}
-
-
-def test_both_strands_average_the_forward_and_reverse_complement_scores(tiny, score):
-    model, tokenizer = tiny
-    ref_seq = random_dna(120, 13)
-    alt_base = "C" if ref_seq[50] != "C" else "T"
-    alt_seq = ref_seq[:50] + alt_base + ref_seq[51:]
-    forward = direct_scores(model, tokenizer, ref_seq, alt_seq, 50)
-    reverse = direct_scores(model, tokenizer, reverse_complement(ref_seq), reverse_complement(alt_seq), 69)
-    result = score({"sequence": ref_seq, "position": 50, "ref": ref_seq[50], "alt": alt_base}, both_strands=True)
-    assert_scores(result, {name: (forward[name] + reverse[name]) / 2 for name in forward})
-
-
-def test_variant_window_rule_hand_worked():
-    assert variant_window(300, 100, 378, 42) == (0, 300)  # shorter than a window: whole sequence
-    # 1000 - 189 = 811 -> nearest multiple of 42 is 798 (811 + 21 = 832 -> 19 * 42)
-    assert variant_window(2000, 1000, 378, 42) == (798, 1176)
-    assert variant_window(2000, 10, 378, 42) == (0, 378)  # clamped at the start
-    assert variant_window(2000, 1990, 378, 42) == (1622, 2000)  # and at the end
-    with pytest.raises(ValueError, match="window_snap"):
-        variant_window(2000, 1000, 378, 200)
-
-
-def test_long_reference_is_scored_on_its_variant_window(tiny, score):
-    model, tokenizer = tiny
-    sequence = random_dna(2000, 14)
-    alt_base = "T" if sequence[1000] != "T" else "A"
-    result = score({"sequence": sequence, "position": 1000, "ref": sequence[1000], "alt": alt_base})
-    assert (result["window_start"], result["window_end"]) == (798, 1176)
-    window = sequence[798:1176]
-    expected = direct_scores(model, tokenizer, window, window[:202] + alt_base + window[203:], 202)
-    assert_scores(result, expected)
-
-
-def test_n_rich_window_keeps_the_central_token_block(score):
-    island = random_dna(78, 15)  # 13 six-mers between two runs of 150 N (one token each): 313 tokens > 63
-    sequence = "N" * 150 + island + "N" * 150
-    alt = "A" if sequence[160] != "A" else "C"
-    inside = score({"sequence": sequence, "position": 160, "ref": sequence[160], "alt": alt})
-    # 63 tokens centred on base 189: 25 N tokens, the 13 six-mers, 25 N tokens -> bases [125, 253)
-    assert inside["status"] == "scored" and (inside["window_start"], inside["window_end"]) == (125, 253)
-    outside = score({"sequence": "A" * 10 + sequence[10:], "position": 5, "ref": "A", "alt": "C"})
-    assert outside["status"] == "skipped" and outside["reason"].startswith("window:")
-
-
-def test_refusals_are_per_variant_with_a_reason(score):
-    sequence = random_dna(60, 16)
-    base = sequence[20]
-    other = "A" if base != "A" else "C"
-    both_changed = reverse_complement(sequence[20:22])[::-1]  # complement: differs at both bases
-    results = score(
-        [
-            {"sequence": sequence, "position": 20, "ref": base, "alt": base + "T"},
-            {"sequence": sequence, "position": 20, "ref": other, "alt": base},
-            {"sequence": sequence, "position": 20, "ref": sequence[20:22], "alt": both_changed},
-            {"sequence": sequence, "position": 20, "ref": base, "alt": "<DEL>"},
-            {"sequence": sequence, "position": 20, "ref": base, "alt": "N"},
-            {"ref_sequence": sequence, "alt_sequence": sequence},
-            {"ref_sequence": sequence, "alt_sequence": sequence[:-1]},
-            {"sequence": sequence, "position": 20, "ref": base, "alt": other},
-        ]
-    )
-    outcomes = [(r["status"], r["reason"].split(":")[0]) for r in results]
-    assert outcomes == [
-        ("skipped", "indel"),
-        ("flagged", "mismatch"),
-        ("skipped", "mnv"),
-        ("skipped", "symbolic"),
-        ("skipped", "allele"),
-        ("skipped", "allele"),
-        ("skipped", "indel"),
-        ("scored", ""),
-    ]
-    assert all(np.isnan(r["cosine_similarity"]) for r in results[:2])
-    with pytest.raises(ValueError, match="Variant 1: REF 'A' at position 70 does not fit"):
-        score(
-            [
-                {"sequence": sequence, "position": 20, "ref": base, "alt": other},
-                {"sequence": sequence, "position": 70, "ref": "A", "alt": "C"},
-            ]
-        )
-    with pytest.raises(ValueError, match="Variant 0 lacks position"):
-        score({"sequence": sequence, "ref": "A", "alt": "C"})
-
-
-def test_equal_length_alleles_are_trimmed_to_the_snv():
-    assert classify_alleles("AC", "AT") == (1, "C", "T")
-    assert classify_alleles("GAT", "GCT") == (1, "A", "C")
-    assert classify_alleles("a", "g") == (0, "A", "G")
-    assert classify_alleles("AC", "GT").startswith("mnv")
-    assert classify_alleles("A", "AT").startswith("indel")
-
-
-def test_shared_windows_reuse_reference_passes_with_identical_scores(tiny):
-    model, tokenizer = tiny
-    sequence = random_dna(200, 17)
-    variants = [
-        {"sequence": sequence, "position": p, "ref": sequence[p], "alt": "A" if sequence[p] != "A" else "G"}
-        for p in (60, 61, 100)
-    ]  # 60 and 61 share a 6-mer (token 10), 100 is in token 16
-    kwargs = dict(capacity=63, window_bp=378, window_snap=42)
-    shared = plan_variant_scores(tokenizer, variants, **kwargs, share_windows=True)
-    separate = plan_variant_scores(tokenizer, variants, **kwargs, share_windows=False)
-    assert len(separate.passes) == 9  # ref, alt and masked pass per variant
-    assert len(shared.passes) == 1 + 3 + 2  # one reference pass, three alt passes, masked token 10 and 16
-    a = score_variants(model, tokenizer, variants, share_windows=True)
-    b = score_variants(model, tokenizer, variants, share_windows=False)
-    assert a == b
-
-
-# ---- token-budget batching ---------------------------------------------------------------------------------------
-
-
-def test_token_budget_batches_hand_worked():
-    # batch_size 2 at the longest length 10: 20 padded tokens a batch. [2, 2, 3, 5] pads to 4 x 5 = 20 (fits);
-    # adding the 10 would pad to 5 x 10 = 50.
-    order = [4, 0, 3, 1, 2]
-    assert _token_budget_batches([2, 2, 3, 5, 10], order, 2) == [[4, 0, 3, 1], [2]]
-    # Equal lengths: exactly batch_size a batch, as plain batching would do.
-    assert _token_budget_batches([7] * 5, list(range(5)), 2) == [[0, 1], [2, 3], [4]]
-    assert _token_budget_batches([], [], 4) == []
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_token_budget_batches_cover_in_order_within_budget(seed):
-    rng = np.random.default_rng(seed)
-    lengths = sorted(rng.integers(1, 300, size=int(rng.integers(1, 60))).tolist())
-    batch_size = int(rng.integers(1, 9))
-    batches = _token_budget_batches(lengths, list(range(len(lengths))), batch_size)
-    assert [i for batch in batches for i in batch] == list(range(len(lengths)))
-    for batch in batches:
-        assert len(batch) * lengths[batch[-1]] <= batch_size * lengths[-1]
-        assert len(batch) >= 1
-    # Greedy: a batch could not have taken the next member without breaking the budget.
-    for batch, following in zip(batches, batches[1:]):
-        assert (len(batch) + 1) * lengths[following[0]] > batch_size * lengths[-1]
-
-
-def test_embeddings_do_not_depend_on_batching(tiny):
-    model, tokenizer = tiny
-    # Short and long sequences: the short ones share a larger batch; every embedding equals the one-at-a-time one.
-    sequences = ["ACGTAC" * n + "GA" for n in (1, 2, 3, 20, 2, 1, 40)]
-    together = embed_sequences(model, tokenizer, sequences, batch_size=2)
-    alone = [embed_sequences(model, tokenizer, [s], batch_size=1)[0] for s in sequences]
-    for a, b in zip(together, alone):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 # ---- reduced precision -------------------------------------------------------------------------------------------
