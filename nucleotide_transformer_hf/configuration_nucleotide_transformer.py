@@ -203,8 +203,12 @@ class NucleotideTransformerConfig(PreTrainedConfig):
     is_decoder: bool = False
 
     def validate_architecture(self):
-        """Checks the NT-specific fields (called by `@strict` validation)."""
+        """Checks the NT-specific fields. `@strict` calls it when the config is built; every NT model calls it again
+        when it is built, so that a field changed afterwards (`config.hidden_size = 30`) fails there, by name."""
         super().validate_architecture()
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}.")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads ({self.num_attention_heads})."
@@ -213,15 +217,20 @@ class NucleotideTransformerConfig(PreTrainedConfig):
             raise ValueError(
                 f"position_embedding_type must be 'absolute' or 'rotary', got {self.position_embedding_type!r}."
             )
-        if self.position_embedding_type == "rotary" and (self.hidden_size // self.num_attention_heads) % 2:
-            raise ValueError("Rotary position embeddings need an even head dimension.")
+        head_dim = self.hidden_size // self.num_attention_heads
+        if self.position_embedding_type == "rotary" and head_dim % 2:
+            raise ValueError(
+                f"Rotary position embeddings need an even head dimension; hidden_size ({self.hidden_size}) / "
+                f"num_attention_heads ({self.num_attention_heads}) = {head_dim}."
+            )
         if self.ffn_activation not in ("gelu", "swiglu"):
             raise ValueError(f"ffn_activation must be 'gelu' or 'swiglu', got {self.ffn_activation!r}.")
         if self.classifier_pooling not in ("cls", "mean"):
             raise ValueError(f"classifier_pooling must be 'cls' or 'mean', got {self.classifier_pooling!r}.")
         if self.max_position_embeddings <= (self.pad_token_id or 0) + 1:
             raise ValueError(
-                f"max_position_embeddings ({self.max_position_embeddings}) is too small to hold any token."
+                f"max_position_embeddings ({self.max_position_embeddings}) is too small to hold any token: it must be "
+                f"more than pad_token_id + 1 ({(self.pad_token_id or 0) + 1})."
             )
 
     @classmethod

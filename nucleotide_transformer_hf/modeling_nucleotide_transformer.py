@@ -342,6 +342,12 @@ class NucleotideTransformerPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
     _keys_to_ignore_on_load_unexpected = list(UNUSED_CHECKPOINT_KEYS.values())
 
+    def __init__(self, config: NucleotideTransformerConfig, *inputs, **kwargs):
+        # The config was validated when it was built, but its fields may have been changed since
+        # (`config.hidden_size = 30`): an impossible architecture fails here, by name, not inside the first forward.
+        config.validate_architecture()
+        super().__init__(config, *inputs, **kwargs)
+
     def _init_weights(self, module):
         super()._init_weights(module)
         if isinstance(module, NucleotideTransformerLMHead):

@@ -56,3 +56,29 @@ def test_unverified_2_5b_1000g_shape_assumed_equal_to_2_5b_multi_species():
         PUBLISHED_MODELS["nucleotide-transformer-2.5b-1000g"]
         == PUBLISHED_MODELS["nucleotide-transformer-2.5b-multi-species"]
     )
+
+
+@pytest.mark.parametrize(
+    "fields,message",
+    [
+        (
+            {"hidden_size": 30, "num_attention_heads": 4},
+            "hidden_size (30) must be divisible by num_attention_heads (4)",
+        ),
+        ({"hidden_size": 36, "num_attention_heads": 4}, "hidden_size (36) / num_attention_heads (4) = 9"),
+        ({"num_attention_heads": 0}, "num_attention_heads must be a positive integer, got 0"),
+        ({"intermediate_size": 0}, "intermediate_size must be a positive integer, got 0"),
+        ({"max_position_embeddings": 2}, "max_position_embeddings (2) is too small to hold any token"),
+    ],
+    ids=["not-divisible", "odd-rotary-head-dim", "no-heads", "no-ffn", "no-positions"],
+)
+def test_validation_names_the_numbers(fields, message):
+    """At construction (`@strict`) and again when a field was changed afterwards (every NT model calls
+    `validate_architecture` when it is built)."""
+    with pytest.raises(Exception, match=re.escape(message)):
+        NucleotideTransformerConfig(**fields)
+    config = NucleotideTransformerConfig()
+    for name, value in fields.items():
+        setattr(config, name, value)  # assignment is not validated
+    with pytest.raises(ValueError, match=re.escape(message)):
+        config.validate_architecture()

@@ -1,6 +1,7 @@
 """Model tests: tiny configs, checked against transformers' own ESM (v1) and hand-written reference maths (v2)."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -534,3 +535,49 @@ def test_parameter_count_equals_reference_minus_named_unused_tensors(name):
         assert abs(ours - expected) <= 0.001 * expected, (name, ours, expected, sorted(unused))
     else:
         assert ours == expected, (name, ours, expected, sorted(unused))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The transformers integration: loading errors and messages, config changes, embedding resizing, warnings
+
+ALL_CLASSES = [
+    NucleotideTransformerModel,
+    NucleotideTransformerForMaskedLM,
+    NucleotideTransformerForSequenceClassification,
+    NucleotideTransformerForTokenClassification,
+]
+
+
+CONFIG_BREAKS = {  # field changed after the config was built -> the message naming it
+    "hidden_size=30": ({"hidden_size": 30}, "hidden_size (30) must be divisible by num_attention_heads (4)"),
+    "num_attention_heads=5": (
+        {"num_attention_heads": 5},
+        "hidden_size (32) must be divisible by num_attention_heads (5)",
+    ),
+    "odd-rotary-head-dim": ({"hidden_size": 36}, "even head dimension; hidden_size (36) / num_attention_heads (4) = 9"),
+    "num_attention_heads=0": ({"num_attention_heads": 0}, "num_attention_heads must be a positive integer, got 0"),
+    "position_embedding_type": (
+        {"position_embedding_type": "alibi"},
+        "position_embedding_type must be 'absolute' or 'rotary', got 'alibi'",
+    ),
+    "ffn_activation": ({"ffn_activation": "relu"}, "ffn_activation must be 'gelu' or 'swiglu', got 'relu'"),
+    "classifier_pooling": ({"classifier_pooling": "max"}, "classifier_pooling must be 'cls' or 'mean', got 'max'"),
+    "max_position_embeddings": ({"max_position_embeddings": 2}, "max_position_embeddings (2) is too small"),
+}
+
+
+@pytest.mark.parametrize("changes,message", list(CONFIG_BREAKS.values()), ids=list(CONFIG_BREAKS))
+@pytest.mark.parametrize("cls", ALL_CLASSES, ids=lambda cls: cls.__name__)
+def test_config_changed_after_construction_fails_at_model_construction(cls, changes, message):
+    config = NucleotideTransformerModelTester("v2").get_config()
+    for name, value in changes.items():
+        setattr(config, name, value)  # accepted by the config: fields are checked when it is built, not on assignment
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cls(config)
+
+
+def test_valid_config_change_after_construction_still_builds():
+    config = NucleotideTransformerModelTester("v2").get_config()
+    config.num_hidden_layers, config.hidden_size, config.num_attention_heads = 1, 48, 6
+    model = NucleotideTransformerModel(config)
+    assert len(model.encoder.layer) == 1 and model.embeddings.word_embeddings.weight.shape == (4107, 48)
