@@ -491,6 +491,20 @@ class NucleotideTransformerLMHead(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.layer_norm(gelu(self.dense(features)))) + self.bias
 
+    @torch.no_grad()
+    def resize_bias(self, num_tokens: int, mean_resizing: bool = True) -> None:
+        """Gives the separate bias `num_tokens` entries: the first ones keep their values; added ones get the old
+        bias mean (`mean_resizing`, as transformers does for a decoder's own bias) or 0 (this head's initial value)."""
+        old_num_tokens = self.bias.shape[0]
+        if num_tokens == old_num_tokens:
+            return
+        bias = self.bias.new_zeros(num_tokens)
+        kept = min(num_tokens, old_num_tokens)
+        bias[:kept] = self.bias[:kept]
+        if num_tokens > old_num_tokens and mean_resizing:
+            bias[old_num_tokens:] = self.bias.float().mean().to(bias.dtype)
+        self.bias = nn.Parameter(bias, requires_grad=self.bias.requires_grad)
+
 
 class NucleotideTransformerForMaskedLM(NucleotideTransformerPreTrainedModel):
     """NT with its masked-LM head (the published checkpoints' `EsmForMaskedLM` layout)."""
@@ -508,6 +522,15 @@ class NucleotideTransformerForMaskedLM(NucleotideTransformerPreTrainedModel):
 
     def set_output_embeddings(self, new_embeddings):
         self.lm_head.decoder = new_embeddings
+
+    def resize_token_embeddings(
+        self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None, mean_resizing: bool = True
+    ) -> nn.Embedding:
+        """As in transformers (embeddings and `lm_head.decoder`), and the LM head's separate bias is resized with them:
+        it keeps its first entries; added ones get the old mean with `mean_resizing`, else 0."""
+        embeddings = super().resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        self.lm_head.resize_bias(self.lm_head.decoder.weight.shape[0], mean_resizing)
+        return embeddings
 
     def forward(
         self,

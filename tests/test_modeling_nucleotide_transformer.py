@@ -581,3 +581,80 @@ def test_valid_config_change_after_construction_still_builds():
     config.num_hidden_layers, config.hidden_size, config.num_attention_heads = 1, 48, 6
     model = NucleotideTransformerModel(config)
     assert len(model.encoder.layer) == 1 and model.embeddings.word_embeddings.weight.shape == (4107, 48)
+
+
+def _randomise_lm_head_bias(model: NucleotideTransformerForMaskedLM) -> None:
+    with torch.no_grad():  # the bias starts at 0: random values make "old entries kept" and "new = mean" checkable
+        model.lm_head.bias.copy_(torch.randn(model.lm_head.bias.shape, generator=torch.Generator().manual_seed(5)))
+
+
+@pytest.mark.parametrize("tie_word_embeddings", [False, True], ids=["untied", "tied"])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_resize_token_embeddings_resizes_decoder_and_separate_bias(version, tie_word_embeddings):
+    """transformers' test_resize_tokens_embeddings / test_resize_embeddings_untied for the masked-LM head, whose bias
+    is a separate parameter (`lm_head.bias`) that transformers' resizing does not know about."""
+    tester = NucleotideTransformerModelTester(version)
+    config = tester.get_config(tie_word_embeddings=tie_word_embeddings)
+    model = NucleotideTransformerForMaskedLM(config).eval()
+    _randomise_lm_head_bias(model)
+    vocab = config.vocab_size
+    embeddings = model.resize_token_embeddings(vocab).weight.clone()
+    decoder = model.lm_head.decoder.weight.detach().clone()
+    bias = model.lm_head.bias.detach().clone()
+    ids, mask = tester.prepare_inputs()
+
+    def check(size, kept):  # kept: rows that every resize so far has kept
+        assert model.config.vocab_size == size and model.vocab_size == size
+        assert model.get_input_embeddings().weight.shape == (size, config.hidden_size)
+        assert model.get_output_embeddings().weight.shape == (size, config.hidden_size)
+        assert model.lm_head.bias.shape == (size,)
+        if tie_word_embeddings:
+            assert model.lm_head.decoder.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+        torch.testing.assert_close(model.get_input_embeddings().weight[:kept], embeddings[:kept], rtol=0, atol=0)
+        torch.testing.assert_close(model.lm_head.decoder.weight[:kept], decoder[:kept], rtol=0, atol=0)
+        torch.testing.assert_close(model.lm_head.bias[:kept], bias[:kept], rtol=0, atol=0)
+        labels = torch.full_like(ids, -100)
+        labels[0, 1] = size - 1
+        with torch.no_grad():
+            out = model(ids.clamp(max=size - 1), attention_mask=mask, labels=labels)
+        assert out.logits.shape == (*ids.shape, size) and torch.isfinite(out.loss)
+
+    model.resize_token_embeddings(vocab + 10)
+    check(vocab + 10, kept=vocab)
+    # Added entries start near the old ones' mean (transformers' mean_resizing, bias tolerance as its test's).
+    torch.testing.assert_close(model.lm_head.bias[-10:].mean(), bias.mean(), atol=1e-5, rtol=1e-2)
+    torch.testing.assert_close(
+        model.lm_head.decoder.weight[-10:].mean(0), decoder.mean(0), atol=1e-3, rtol=1e-1
+    )  # as transformers checks the added embedding rows
+    model.resize_token_embeddings(vocab - 15)
+    check(vocab - 15, kept=vocab - 15)
+    model.resize_token_embeddings(vocab + 13, pad_to_multiple_of=64)
+    assert model.lm_head.bias.shape[0] % 64 == 0
+    check(model.lm_head.bias.shape[0], kept=vocab - 15)
+
+
+def test_resize_token_embeddings_without_mean_resizing_adds_zero_bias():
+    tester = NucleotideTransformerModelTester("v2")
+    model = NucleotideTransformerForMaskedLM(tester.get_config())
+    _randomise_lm_head_bias(model)
+    vocab = model.config.vocab_size
+    model.resize_token_embeddings(vocab + 4, mean_resizing=False)
+    assert model.lm_head.bias.shape == (vocab + 4,) and (model.lm_head.bias[vocab:] == 0).all()
+    assert model.lm_head.bias.requires_grad and "lm_head.bias" in dict(model.named_parameters())
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES, ids=lambda cls: cls.__name__)
+def test_resize_token_embeddings_then_forward_and_save_load_every_class(tmp_path, cls):
+    tester = NucleotideTransformerModelTester("v1")
+    model = cls(tester.get_config()).eval()
+    vocab = model.config.vocab_size
+    model.resize_token_embeddings(vocab - 15)
+    ids, mask = tester.prepare_inputs()
+    ids = ids.clamp(max=vocab - 16)
+    with torch.no_grad():
+        before = model(ids, attention_mask=mask)[0]
+    model.save_pretrained(tmp_path)
+    loaded = cls.from_pretrained(tmp_path)
+    assert loaded.config.vocab_size == vocab - 15
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ids, attention_mask=mask)[0], before, rtol=0, atol=0)
