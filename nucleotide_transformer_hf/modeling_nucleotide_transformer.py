@@ -25,7 +25,7 @@ from transformers.modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, load_state_dict
 from transformers.utils import logging
 
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
@@ -43,6 +43,11 @@ UNUSED_CHECKPOINT_KEYS = {
 
 # ESM's training-time masking rate (15% selected x 80% replaced by <mask>), used by the token-dropout rescale.
 MASK_RATIO_TRAIN = 0.15 * 0.8
+
+
+class CheckpointShapeError(ValueError, RuntimeError):
+    """A checkpoint tensor whose shape differs from the model's. A `ValueError` (the model and the weights disagree);
+    also a `RuntimeError`, the type transformers raises for the same case, so that existing handlers still catch it."""
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
@@ -358,7 +363,8 @@ class NucleotideTransformerPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
-        """As in transformers, but a checkpoint whose *encoder* weights do not fit fails loudly, naming the keys.
+        """As in transformers, but a checkpoint whose *encoder* weights do not fit fails loudly, naming the keys, and
+        a tensor of the wrong shape fails naming its key and both shapes (`CheckpointShapeError`).
 
         A new task head (missing head weights) or a head the class does not use (unexpected head weights) stays
         allowed, as when a masked-LM checkpoint is fine-tuned for classification; the published-but-unused tensors
@@ -382,6 +388,34 @@ class NucleotideTransformerPreTrainedModel(PreTrainedModel):
             )
         return (model, info) if want_info else model
 
+    @classmethod
+    def _load_pretrained_model(cls, model, state_dict, checkpoint_files, load_config, *args, **kwargs):
+        """As in transformers; then a checkpoint tensor of the wrong shape fails here, naming the checkpoint key and
+        both shapes (transformers' own error only points at its load report). `ignore_mismatched_sizes=True` keeps
+        transformers' behaviour: such tensors are re-initialised and listed in the report."""
+        loading_info, disk_offload_index = super()._load_pretrained_model(
+            model, state_dict, checkpoint_files, load_config, *args, **kwargs
+        )
+        if loading_info.mismatched_keys and not load_config.ignore_mismatched_sizes:
+            checkpoint_keys = _checkpoint_keys(state_dict, checkpoint_files)
+            prefix = model.base_model_prefix + "."
+            lines = []
+            for key, checkpoint_shape, model_shape in sorted(loading_info.mismatched_keys, key=lambda item: item[0]):
+                # transformers reports the model's name; the checkpoint's may differ by the base-model prefix.
+                names = (key, prefix + key, key.removeprefix(prefix))
+                checkpoint_key = next((name for name in names if name in checkpoint_keys), key)
+                where = "" if checkpoint_key == key else f" (model parameter {key!r})"
+                lines.append(
+                    f"{checkpoint_key!r}{where}: checkpoint {tuple(checkpoint_shape)}, model {tuple(model_shape)}"
+                )
+            raise CheckpointShapeError(
+                f"{load_config.pretrained_model_name_or_path}: checkpoint tensors of the wrong shape for "
+                f"{type(model).__name__}:\n  " + "\n  ".join(lines) + "\nThe config does not describe these "
+                "weights. To re-initialise such tensors instead (a task head with another num_labels, for example), "
+                "pass ignore_mismatched_sizes=True."
+            )
+        return loading_info, disk_offload_index
+
     def _drop_unused_checkpoint_keys(self, state_dict, prefix, *args):
         """`load_state_dict` pre-hook: removes exactly the published-but-unused tensors (`UNUSED_CHECKPOINT_KEYS`)."""
         import re
@@ -397,6 +431,20 @@ class NucleotideTransformerPreTrainedModel(PreTrainedModel):
             del state_dict[key]
         if dropped:
             logger.info(f"Ignored {len(dropped)} unused checkpoint tensors: {', '.join(sorted(dropped))}")
+
+
+def _checkpoint_keys(state_dict: dict | None, checkpoint_files: list[str] | None) -> set[str]:
+    """The tensor names of a checkpoint (shapes only: read on the meta device). Used for error messages only, so an
+    unreadable file gives an empty set rather than a second error."""
+    if state_dict is not None:
+        return set(state_dict)
+    keys = set()
+    for file in checkpoint_files or ():
+        try:
+            keys.update(load_state_dict(file, map_location="meta"))
+        except Exception:  # best effort: the message then names the model's key
+            pass
+    return keys
 
 
 class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
@@ -711,6 +759,7 @@ class NucleotideTransformerForTokenClassification(NucleotideTransformerPreTraine
 
 
 __all__ = [
+    "CheckpointShapeError",
     "NucleotideTransformerForMaskedLM",
     "NucleotideTransformerForSequenceClassification",
     "NucleotideTransformerForTokenClassification",

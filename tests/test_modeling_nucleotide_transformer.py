@@ -5,6 +5,7 @@ import re
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from transformers import EsmConfig, EsmForMaskedLM
 
 from nucleotide_transformer_hf import (
@@ -15,6 +16,7 @@ from nucleotide_transformer_hf import (
     NucleotideTransformerModel,
 )
 from nucleotide_transformer_hf.modeling_nucleotide_transformer import (
+    CheckpointShapeError,
     NucleotideTransformerIntermediate,
     NucleotideTransformerSelfAttention,
 )
@@ -658,3 +660,59 @@ def test_resize_token_embeddings_then_forward_and_save_load_every_class(tmp_path
     assert loaded.config.vocab_size == vocab - 15
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids, attention_mask=mask)[0], before, rtol=0, atol=0)
+
+
+TAMPERED_KEY = "esm.encoder.layer.0.attention.self.key.weight"
+
+
+def _checkpoint_with_one_wrong_shape(tmp_path):
+    """A tiny masked-LM checkpoint whose `TAMPERED_KEY` is (32, 31) in the file; the config says (32, 32)."""
+    tester = NucleotideTransformerModelTester("v2")
+    source = NucleotideTransformerForMaskedLM(tester.get_config())
+    source.save_pretrained(tmp_path)
+    state = load_file(tmp_path / "model.safetensors")
+    assert tuple(state[TAMPERED_KEY].shape) == (32, 32)
+    state[TAMPERED_KEY] = state[TAMPERED_KEY][:, :31].contiguous()
+    save_file(state, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    return source
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES, ids=lambda cls: cls.__name__)
+def test_checkpoint_tensor_of_wrong_shape_fails_naming_key_and_both_shapes(tmp_path, cls):
+    _checkpoint_with_one_wrong_shape(tmp_path)
+    with pytest.raises(ValueError) as raised:
+        cls.from_pretrained(tmp_path)
+    message = str(raised.value)
+    # The checkpoint's own key (with the `esm.` prefix even for the bare encoder, whose parameter has none).
+    assert f"'{TAMPERED_KEY}'" in message, message
+    assert "checkpoint (32, 31), model (32, 32)" in message, message
+    assert str(tmp_path) in message and cls.__name__ in message and "ignore_mismatched_sizes=True" in message
+    if cls is NucleotideTransformerModel:
+        assert "(model parameter 'encoder.layer.0.attention.self.key.weight')" in message, message
+    # Also a RuntimeError: the type transformers raises here, so that existing handlers keep working.
+    assert isinstance(raised.value, CheckpointShapeError) and isinstance(raised.value, RuntimeError)
+
+
+def test_ignore_mismatched_sizes_still_reinitialises_the_mismatched_tensor(tmp_path):
+    source = _checkpoint_with_one_wrong_shape(tmp_path)
+    model, info = NucleotideTransformerForMaskedLM.from_pretrained(
+        tmp_path, ignore_mismatched_sizes=True, output_loading_info=True
+    )
+    assert {key for key, *_ in info["mismatched_keys"]} == {TAMPERED_KEY}
+    loaded, expected = model.state_dict(), source.state_dict()
+    assert tuple(loaded[TAMPERED_KEY].shape) == (32, 32)
+    for key in expected:
+        if key != TAMPERED_KEY:
+            torch.testing.assert_close(loaded[key], expected[key], rtol=0, atol=0, msg=key)
+
+
+def test_classification_head_with_other_num_labels_needs_ignore_mismatched_sizes(tmp_path):
+    """The usual reason for `ignore_mismatched_sizes`: a fine-tuned checkpoint reused with another label count."""
+    config = NucleotideTransformerModelTester("v2").get_config(num_labels=2)
+    NucleotideTransformerForSequenceClassification(config).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=re.escape("'classifier.out_proj.weight': checkpoint (2, 32), model (3, 32)")):
+        NucleotideTransformerForSequenceClassification.from_pretrained(tmp_path, num_labels=3)
+    model = NucleotideTransformerForSequenceClassification.from_pretrained(
+        tmp_path, num_labels=3, ignore_mismatched_sizes=True
+    )
+    assert tuple(model.classifier.out_proj.weight.shape) == (3, 32)
