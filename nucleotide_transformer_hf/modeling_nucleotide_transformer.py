@@ -346,6 +346,9 @@ class NucleotideTransformerPreTrainedModel(PreTrainedModel):
     _supports_flex_attn = True
     _supports_attention_backend = True
     _keys_to_ignore_on_load_unexpected = list(UNUSED_CHECKPOINT_KEYS.values())
+    # A task head that a masked-LM or bare-encoder checkpoint is expected to lack: (module name, what to call it). When
+    # only its weights are missing, `from_pretrained` says so in one line instead of transformers' load-report table.
+    _task_head: tuple[str, str] | None = None
 
     def __init__(self, config: NucleotideTransformerConfig, *inputs, **kwargs):
         # The config was validated when it was built, but its fields may have been changed since
@@ -367,11 +370,16 @@ class NucleotideTransformerPreTrainedModel(PreTrainedModel):
         a tensor of the wrong shape fails naming its key and both shapes (`CheckpointShapeError`).
 
         A new task head (missing head weights) or a head the class does not use (unexpected head weights) stays
-        allowed, as when a masked-LM checkpoint is fine-tuned for classification; the published-but-unused tensors
-        of `UNUSED_CHECKPOINT_KEYS` are skipped by name.
+        allowed, as when a masked-LM checkpoint is fine-tuned for classification: the new head is announced in one
+        warning line instead of transformers' load-report table, and its keys stay in `missing_keys` of
+        `output_loading_info`. The published-but-unused tensors of `UNUSED_CHECKPOINT_KEYS` are skipped by name.
         """
         want_info = kwargs.pop("output_loading_info", False)
         model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
+        # A new task head's weights were kept out of transformers' load report (`_adjust_missing_and_unexpected_keys`):
+        # they are missing all the same, and said so below in one line.
+        new_head_keys = vars(model).pop("_new_task_head_keys", set())
+        info["missing_keys"] |= new_head_keys
         prefix = model.base_model_prefix + "."
         encoder_parts = tuple(name + "." for name, _ in model.base_model.named_children())
 
@@ -385,6 +393,11 @@ class NucleotideTransformerPreTrainedModel(PreTrainedModel):
             raise ValueError(
                 f"{source}: the checkpoint's encoder weights do not fit {cls.__name__}. "
                 f"Missing: {missing or 'none'}. Unexpected: {unexpected or 'none'}."
+            )
+        if new_head_keys:
+            modules = sorted({key.rpartition(".")[0] for key in new_head_keys})
+            logger.warning(
+                f"{cls.__name__}: new {cls._task_head[1]} ({', '.join(modules)}) initialised; train it before use."
             )
         return (model, info) if want_info else model
 
@@ -415,6 +428,18 @@ class NucleotideTransformerPreTrainedModel(PreTrainedModel):
                 "pass ignore_mismatched_sizes=True."
             )
         return loading_info, disk_offload_index
+
+    def _adjust_missing_and_unexpected_keys(self, loading_info) -> None:
+        """As in transformers; then the missing weights of a new task head (`_task_head`) are set aside, so that a
+        head-swap load prints no load report. `from_pretrained` puts them back in the loading info and says it in one
+        line. Missing or unexpected encoder keys are untouched (and `from_pretrained` refuses them)."""
+        super()._adjust_missing_and_unexpected_keys(loading_info)
+        if self._task_head is None:
+            return
+        head = self._task_head[0] + "."
+        new_head_keys = {key for key in loading_info.missing_keys if key.startswith(head)}
+        loading_info.missing_keys -= new_head_keys
+        vars(self)["_new_task_head_keys"] = new_head_keys  # read back (and removed) by `from_pretrained`
 
     def _drop_unused_checkpoint_keys(self, state_dict, prefix, *args):
         """`load_state_dict` pre-hook: removes exactly the published-but-unused tensors (`UNUSED_CHECKPOINT_KEYS`)."""
@@ -651,6 +676,7 @@ class NucleotideTransformerForSequenceClassification(NucleotideTransformerPreTra
 
     # A masked-LM checkpoint's head is expected to go unused here (not reported; encoder keys are still checked).
     _keys_to_ignore_on_load_unexpected = [*UNUSED_CHECKPOINT_KEYS.values(), r"lm_head\."]
+    _task_head = ("classifier", "classification head")
 
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__(config)
@@ -715,6 +741,7 @@ class NucleotideTransformerForTokenClassification(NucleotideTransformerPreTraine
 
     # A masked-LM checkpoint's head is expected to go unused here (not reported; encoder keys are still checked).
     _keys_to_ignore_on_load_unexpected = [*UNUSED_CHECKPOINT_KEYS.values(), r"lm_head\."]
+    _task_head = ("classifier", "token-classification head")
 
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__(config)

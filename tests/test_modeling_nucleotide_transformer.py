@@ -1,5 +1,7 @@
 """Model tests: tiny configs, checked against transformers' own ESM (v1) and hand-written reference maths (v2)."""
 
+import contextlib
+import logging
 import math
 import re
 
@@ -14,6 +16,7 @@ from nucleotide_transformer_hf import (
     NucleotideTransformerForSequenceClassification,
     NucleotideTransformerForTokenClassification,
     NucleotideTransformerModel,
+    modeling_nucleotide_transformer,
 )
 from nucleotide_transformer_hf.modeling_nucleotide_transformer import (
     CheckpointShapeError,
@@ -662,6 +665,33 @@ def test_resize_token_embeddings_then_forward_and_save_load_every_class(tmp_path
         torch.testing.assert_close(loaded(ids, attention_mask=mask)[0], before, rtol=0, atol=0)
 
 
+class _RecordingHandler(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _logged():
+    """Records what transformers' loggers (which do not propagate to the root) and our module's logger emit."""
+    handler = _RecordingHandler()
+    loggers = [logging.getLogger("transformers"), logging.getLogger(modeling_nucleotide_transformer.__name__)]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+def _warnings_and_above(records: list[logging.LogRecord]) -> list[str]:
+    return [record.getMessage() for record in records if record.levelno >= logging.WARNING]
+
+
 TAMPERED_KEY = "esm.encoder.layer.0.attention.self.key.weight"
 
 
@@ -716,3 +746,74 @@ def test_classification_head_with_other_num_labels_needs_ignore_mismatched_sizes
         tmp_path, num_labels=3, ignore_mismatched_sizes=True
     )
     assert tuple(model.classifier.out_proj.weight.shape) == (3, 32)
+
+
+def _mlm_and_bare_checkpoints(tmp_path, published_v1, published_v2):
+    tester = NucleotideTransformerModelTester("v2")
+    NucleotideTransformerForMaskedLM(tester.get_config()).save_pretrained(tmp_path / "mlm")
+    NucleotideTransformerModel(tester.get_config()).save_pretrained(tmp_path / "bare")
+    return {
+        "mlm": tmp_path / "mlm",
+        "bare": tmp_path / "bare",
+        "published-v1": published_v1[0],  # saved by transformers' EsmForMaskedLM (contact head, position_ids)
+        "published-v2": published_v2[0],  # remote-code layout (unused position table, contact head, inv_freq)
+    }
+
+
+@pytest.mark.parametrize(
+    "cls,expected",
+    [
+        (
+            NucleotideTransformerForSequenceClassification,
+            "NucleotideTransformerForSequenceClassification: new classification head (classifier.dense, "
+            "classifier.out_proj) initialised; train it before use.",
+        ),
+        (
+            NucleotideTransformerForTokenClassification,
+            "NucleotideTransformerForTokenClassification: new token-classification head (classifier) initialised; "
+            "train it before use.",
+        ),
+    ],
+    ids=["sequence", "token"],
+)
+def test_head_swap_load_says_one_line_instead_of_a_load_report(
+    tmp_path, capfd, published_v1, published_v2, cls, expected
+):
+    for name, folder in _mlm_and_bare_checkpoints(tmp_path, published_v1, published_v2).items():
+        capfd.readouterr()
+        with _logged() as records:
+            model, info = cls.from_pretrained(folder, output_loading_info=True)
+        out, err = capfd.readouterr()
+        messages = _warnings_and_above(records)
+        assert messages == [expected], (name, messages)
+        assert "LOAD REPORT" not in out + err, (name, out, err)
+        # The head is still reported as missing to whoever asks, and it was initialised (not left on meta).
+        assert info["missing_keys"] and all(key.startswith("classifier.") for key in info["missing_keys"]), name
+        assert all(p.device.type == "cpu" and torch.isfinite(p).all() for p in model.classifier.parameters()), name
+
+
+def test_loads_with_nothing_new_say_nothing(tmp_path, capfd):
+    """A checkpoint that fits the class exactly: no load report, no head line."""
+    tester = NucleotideTransformerModelTester("v2")
+    for cls in ALL_CLASSES:
+        cls(tester.get_config()).save_pretrained(tmp_path / cls.__name__)
+        capfd.readouterr()
+        with _logged() as records:
+            cls.from_pretrained(tmp_path / cls.__name__)
+        out, err = capfd.readouterr()
+        assert _warnings_and_above(records) == [], cls.__name__
+        assert "LOAD REPORT" not in out + err, cls.__name__
+
+
+def test_head_swap_with_a_missing_encoder_key_still_reports_and_fails(tmp_path):
+    """Only the new head is quiet: an encoder key the checkpoint lacks is still in transformers' report, and the load
+    fails naming it, without announcing the head first."""
+    tester = NucleotideTransformerModelTester("v2")
+    source = NucleotideTransformerForMaskedLM(tester.get_config())
+    state = {k: v for k, v in source.state_dict().items() if k != TAMPERED_KEY}
+    source.save_pretrained(tmp_path, state_dict=state)
+    with _logged() as records, pytest.raises(ValueError, match=re.escape(TAMPERED_KEY)):
+        NucleotideTransformerForSequenceClassification.from_pretrained(tmp_path)
+    messages = _warnings_and_above(records)
+    assert len(messages) == 1 and "LOAD REPORT" in messages[0], messages
+    assert "encoder.layer.0.attention.self.key.weight" in messages[0] and "classifier" not in messages[0]
