@@ -1,9 +1,11 @@
 """Model tests: tiny configs, checked against transformers' own ESM (v1) and hand-written reference maths (v2)."""
 
 import contextlib
+import copy
 import logging
 import math
 import re
+import warnings
 
 import pytest
 import torch
@@ -817,3 +819,34 @@ def test_head_swap_with_a_missing_encoder_key_still_reports_and_fails(tmp_path):
     messages = _warnings_and_above(records)
     assert len(messages) == 1 and "LOAD REPORT" in messages[0], messages
     assert "encoder.layer.0.attention.self.key.weight" in messages[0] and "classifier" not in messages[0]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_no_deprecation_warnings_in_forward_training_checkpointing_and_save_load(tmp_path, version):
+    """Our code calls no deprecated transformers or torch API on these paths (transformers 5)."""
+    tester = NucleotideTransformerModelTester(version)
+    ids, mask = tester.prepare_inputs()
+    with warnings.catch_warnings(record=True) as caught, _logged() as records:
+        warnings.simplefilter("always")
+        for cls in (NucleotideTransformerForMaskedLM, NucleotideTransformerForSequenceClassification):
+            model = cls(tester.get_config(num_labels=2)).train()
+            labels = ids.masked_fill(mask == 0, -100) if cls is NucleotideTransformerForMaskedLM else ids[:, 1] % 2
+            model(ids, attention_mask=mask, labels=labels).loss.backward()
+            model.activation_checkpointing_enable()
+            model(ids, attention_mask=mask, labels=labels).loss.backward()
+            model.activation_checkpointing_disable()
+            model.eval()
+            with torch.no_grad():
+                expected = model(ids, attention_mask=mask).logits
+            model.save_pretrained(tmp_path / cls.__name__)
+            loaded = cls.from_pretrained(tmp_path / cls.__name__)
+            with torch.no_grad():
+                torch.testing.assert_close(loaded(ids, attention_mask=mask).logits, expected, rtol=0, atol=0)
+            copy.deepcopy(loaded)
+    deprecations = [
+        f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
+        for w in caught
+        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning))
+    ]
+    assert deprecations == []
+    assert [m for m in _warnings_and_above(records) if "deprecat" in m.lower()] == []
