@@ -103,11 +103,11 @@ def _push(args: argparse.Namespace) -> int:
 # ---- variants --------------------------------------------------------------------------------------------------
 
 
-def _variant_model(path: str):
+def _variant_model(args: argparse.Namespace):
     from .loading import load_model_and_tokenizer
     from .variants import accelerate_state
 
-    model, tokenizer = load_model_and_tokenizer(path)
+    model, tokenizer = load_model_and_tokenizer(args.model, progress=not args.no_progress)
     return model.to(accelerate_state().device), tokenizer
 
 
@@ -135,7 +135,7 @@ def _score_variants_arguments(parser: argparse.ArgumentParser) -> None:
 def _score_variants(args: argparse.Namespace) -> int:
     from .variants import score_vcf
 
-    model, tokenizer = _variant_model(args.model)
+    model, tokenizer = _variant_model(args)
     score_vcf(
         model,
         tokenizer,
@@ -171,7 +171,7 @@ def _evaluate_variants_arguments(parser: argparse.ArgumentParser) -> None:
 def _evaluate_variants(args: argparse.Namespace) -> int:
     from .variant_evaluation import evaluate_variant_windows, format_metrics
 
-    model, tokenizer = _variant_model(args.model)
+    model, tokenizer = _variant_model(args)
     metrics = evaluate_variant_windows(
         model,
         tokenizer,
@@ -194,8 +194,7 @@ def _evaluate_variants(args: argparse.Namespace) -> int:
 
 
 def _evaluate_tasks_arguments(parser: argparse.ArgumentParser) -> None:
-    from .task_benchmark import BENCHMARK_METHODS, NT_DOWNSTREAM_TASKS
-
+    # No library import here: building the parser must stay fast for every subcommand (task_benchmark pulls in Trainer).
     parser.add_argument("model", help="model folder with tokenizer files (e.g. outputs/quickstart/model)")
     parser.add_argument("data", nargs="*", help="data folders or table files (layout: docs/tasks.md)")
     parser.add_argument("--out", required=True, help="output folder for runs.csv, results.{csv,md,png}")
@@ -204,10 +203,12 @@ def _evaluate_tasks_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="HUB_ID",
-        help=f"also the published NT benchmark by Hub id (network): {', '.join(NT_DOWNSTREAM_TASKS)}",
+        help="also the published NT benchmark by Hub id (needs the network; ids in docs/tasks.md)",
     )
     parser.add_argument("--tasks", nargs="+", help="task names or shell patterns (e.g. 'gue/EMP_*' prom_core_all)")
-    parser.add_argument("--methods", default=",".join(BENCHMARK_METHODS), help="comma-separated subset of %(default)s")
+    parser.add_argument(
+        "--methods", default=None, help="comma-separated subset of ia3, full, probing, random, kmer (default: all)"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-steps", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -223,7 +224,13 @@ def _evaluate_tasks_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _evaluate_tasks(args: argparse.Namespace) -> int:
     from .loading import check_model_folder
+
+    check_model_folder(args.model)
+    for root in args.data:
+        if not Path(root).exists():
+            raise InputError(f"no such data folder or file: {root}")
     from .task_benchmark import (
+        BENCHMARK_METHODS,
         BenchmarkSettings,
         evaluate_tasks,
         find_task_sources,
@@ -231,11 +238,8 @@ def _evaluate_tasks(args: argparse.Namespace) -> int:
         select_sources,
     )
 
-    check_model_folder(args.model)
     sources, skipped = [], []
     for root in args.data:
-        if not Path(root).exists():
-            raise InputError(f"no such data folder or file: {root}")
         sources += find_task_sources(root, skipped)
     for dataset_id in args.nt_downstream:
         sources += nt_downstream_sources(dataset_id)
@@ -243,7 +247,7 @@ def _evaluate_tasks(args: argparse.Namespace) -> int:
         raise InputError("no tasks found (give data folders or --nt-downstream).")
     sources = select_sources(sources, args.tasks)
     settings = BenchmarkSettings(
-        methods=[m.strip() for m in args.methods.split(",") if m.strip()],
+        methods=[m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else BENCHMARK_METHODS,
         seeds=args.seeds,
         max_steps=args.max_steps,
         batch_size=args.batch_size,

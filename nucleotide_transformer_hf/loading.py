@@ -48,21 +48,28 @@ def check_model_folder(path: str | os.PathLike, *, tokenizer: bool = True) -> No
         raise InputError(f"{name}: not a model folder: no {', no '.join(missing)}.")
 
 
-def load_model_and_tokenizer(path: str | os.PathLike, model_class=None, **model_kwargs):
+def load_model_and_tokenizer(path: str | os.PathLike, model_class=None, *, progress: bool = True, **model_kwargs):
     """`(model, tokenizer)` from a model folder (checked with `check_model_folder`) or a Hub id.
 
     `model_class` is the class to load the weights into (default `AutoModelForMaskedLM`); `model_kwargs` go to its
-    `from_pretrained`. The model is returned in eval mode.
+    `from_pretrained`. `progress=False` hides transformers' weight-loading bar. The model is returned in eval mode.
     """
     from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers.utils import logging
 
     check_model_folder(path)
     model_class = model_class or AutoModelForMaskedLM
+    bar_was_on = logging.is_progress_bar_enabled()
+    if not progress:
+        logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(os.fspath(path))
         model = model_class.from_pretrained(os.fspath(path), **model_kwargs)
     except OSError as error:  # transformers' "not a local folder and not a valid model identifier" and the like
         raise InputError(f"{os.fspath(path)}: cannot load a model: {error}") from error
+    finally:
+        if bar_was_on:
+            logging.enable_progress_bar()
     return model.eval(), tokenizer
 
 

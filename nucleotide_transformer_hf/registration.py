@@ -94,22 +94,45 @@ def register_peft() -> None:
     register_peft_defaults()
 
 
-REGISTRATIONS: dict[str, Callable[[], None]] = {
-    "transformers.models.auto.configuration_auto": register_auto_config,
-    "transformers.models.auto.modeling_auto": register_auto_models,
-    "transformers.models.auto.tokenization_auto": register_auto_tokenizer,
-    "transformers.pipelines": register_pipeline_tasks,
-    "peft": register_peft,
+_PACKAGE = __name__.rsplit(".", 1)[0]
+
+REGISTRATIONS: dict[str, tuple[str, tuple[str, ...], Callable[[], None]]] = {
+    "auto-config": (
+        "transformers.models.auto.configuration_auto",
+        (f"{_PACKAGE}.configuration_nucleotide_transformer",),
+        register_auto_config,
+    ),
+    "auto-models": (
+        "transformers.models.auto.modeling_auto",
+        (f"{_PACKAGE}.configuration_nucleotide_transformer", f"{_PACKAGE}.modeling_nucleotide_transformer"),
+        register_auto_models,
+    ),
+    "auto-tokenizer": (
+        "transformers.models.auto.tokenization_auto",
+        (f"{_PACKAGE}.configuration_nucleotide_transformer", f"{_PACKAGE}.tokenization_nucleotide_transformer"),
+        register_auto_tokenizer,
+    ),
+    "pipelines": ("transformers.pipelines", (f"{_PACKAGE}.pipelines",), register_pipeline_tasks),
+    "peft": ("peft", (f"{_PACKAGE}.peft_defaults",), register_peft),
 }
-"""Module whose import triggers a registration -> the registration."""
+"""name -> (the registry module whose import triggers it, our modules it imports, the registration).
+
+A registration runs once its registry module has been imported completely and none of our modules it imports is
+half-way through its own import (our modeling file imports `transformers.modeling_layers`, which imports
+`modeling_auto`: the Auto classes are then registered the moment our modeling module is complete)."""
+
+
+def _initialising(name: str) -> bool:
+    module = sys.modules.get(name)
+    return module is not None and bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
 
 
 class _RegisteringLoader(importlib.abc.Loader):
-    """Runs the module's own loader, gives the module that loader back, then runs the registration."""
+    """Runs the module's own loader, gives the module that loader back, then runs what became ready."""
 
-    def __init__(self, loader, registration: Callable[[], None]):
+    def __init__(self, loader, name: str):
         self._loader = loader
-        self._registration = registration
+        self._name = name
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
@@ -119,21 +142,21 @@ class _RegisteringLoader(importlib.abc.Loader):
         module.__loader__ = self._loader
         if module.__spec__ is not None:
             module.__spec__.loader = self._loader
-        self._registration()
+        _run_ready(just_loaded=self._name)
 
     def __getattr__(self, name):  # anything else a loader offers (get_code, get_resource_reader, ...)
         return getattr(self._loader, name)
 
 
 class _RegisteringFinder(importlib.abc.MetaPathFinder):
-    """Finds nothing itself: for the names in `pending` it asks the other finders and wraps their loader."""
+    """Finds nothing itself: for the modules pending registrations watch, it asks the other finders and wraps their
+    loader so that the registrations can run when the module is complete."""
 
     def __init__(self) -> None:
-        self.pending: dict[str, Callable[[], None]] = {}
         self._local = threading.local()
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname not in self.pending or getattr(self._local, "busy", False):
+        if fullname not in _watched() or getattr(self._local, "busy", False):
             return None
         self._local.busy = True
         try:
@@ -142,23 +165,41 @@ class _RegisteringFinder(importlib.abc.MetaPathFinder):
             self._local.busy = False
         if spec is None or spec.loader is None:
             return None
-        spec.loader = _RegisteringLoader(spec.loader, self.pending.pop(fullname))
+        spec.loader = _RegisteringLoader(spec.loader, fullname)
         return spec
 
 
 _FINDER = _RegisteringFinder()
+_PENDING: dict[str, tuple[str, tuple[str, ...], Callable[[], None]]] = {}
+_LOCK = threading.RLock()
+
+
+def _watched() -> set[str]:
+    return {name for trigger, needs, _ in _PENDING.values() for name in (trigger, *needs)}
+
+
+def _run_ready(just_loaded: str | None = None) -> None:
+    """Runs every pending registration whose registry is imported and whose own modules are not mid-import."""
+    with _LOCK:
+        for key, (trigger, needs, registration) in list(_PENDING.items()):
+            loaded = trigger in sys.modules and (trigger == just_loaded or not _initialising(trigger))
+            busy = any(_initialising(name) and name != just_loaded for name in needs)
+            if loaded and not busy and key in _PENDING:
+                del _PENDING[key]
+                registration()
+        if not _PENDING and _FINDER in sys.meta_path:
+            sys.meta_path.remove(_FINDER)
 
 
 def install() -> None:
-    """Runs each registration now if its module is already imported, else when it is (idempotent)."""
-    for name, registration in REGISTRATIONS.items():
-        if name in sys.modules:
-            _FINDER.pending.pop(name, None)
-            registration()
-        else:
-            _FINDER.pending[name] = registration
-    if _FINDER.pending and _FINDER not in sys.meta_path:
-        sys.meta_path.insert(0, _FINDER)
+    """Runs each registration now if its registry is already imported, else as soon as it is (idempotent)."""
+    with _LOCK:
+        if not getattr(install, "done", False):
+            _PENDING.update(REGISTRATIONS)
+            install.done = True
+            if _FINDER not in sys.meta_path:
+                sys.meta_path.insert(0, _FINDER)
+        _run_ready()
 
 
 __all__ = ["REGISTRATIONS", "auto_model_classes", "install"]

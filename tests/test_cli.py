@@ -4,6 +4,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from nucleotide_transformer_hf import PUBLISHED_MODELS
 
 
@@ -21,3 +23,107 @@ def test_unknown_subcommand_fails():
         [sys.executable, "-m", "nucleotide_transformer_hf.cli", "nope"], capture_output=True, text=True
     )
     assert result.returncode != 0 and "invalid choice" in result.stderr
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nucleotide_transformer_hf", *args], capture_output=True, text=True)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, command: str, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"nucleotide-transformer {command}: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def model_without_tokenizer(tmp_path_factory):
+    from nucleotide_transformer_hf import NucleotideTransformerConfig, NucleotideTransformerForMaskedLM
+
+    folder = tmp_path_factory.mktemp("no-tokenizer")
+    config = NucleotideTransformerConfig.from_preset(
+        "v2", hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37
+    )
+    NucleotideTransformerForMaskedLM(config).save_pretrained(folder)
+    return folder
+
+
+VARIANT_ARGS = ["--data", "data/variants/clinvar_snv_200.csv.gz"]
+
+
+def test_model_folder_errors_name_the_folder_and_what_is_missing(tmp_path, model_without_tokenizer):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(
+        run_cli("evaluate-variants", "--model", str(empty), *VARIANT_ARGS),
+        "evaluate-variants",
+        str(empty),
+        "no config.json",
+        "no model weights",
+        "no tokenizer files",
+    )
+    assert_one_line_error(
+        run_cli("evaluate-variants", "--model", str(model_without_tokenizer), *VARIANT_ARGS),
+        "evaluate-variants",
+        str(model_without_tokenizer),
+        "no tokenizer files",
+    )
+    missing = tmp_path / "missing"
+    assert_one_line_error(
+        run_cli("evaluate-tasks", str(missing), "data/tasks", "--out", str(tmp_path / "out")),
+        "evaluate-tasks",
+        f"{missing}: no such model folder",
+    )
+
+
+def test_a_pickle_without_allow_pickle_is_a_one_line_error(tmp_path, model_without_tokenizer):
+    import torch
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "published"
+    folder.mkdir()
+    (folder / "config.json").write_text((model_without_tokenizer / "config.json").read_text())
+    torch.save(load_file(model_without_tokenizer / "model.safetensors"), folder / "pytorch_model.bin")
+    result = run_cli("convert", str(folder), str(tmp_path / "out"))
+    assert_one_line_error(result, "convert", "pytorch_model.bin", "--allow-pickle")
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_a_bad_vcf_is_a_one_line_error_naming_file_and_line(tmp_path, model_without_tokenizer):
+    from nucleotide_transformer_hf import NucleotideTransformerTokenizerFast
+
+    NucleotideTransformerTokenizerFast(vocab_layout="v2").save_pretrained(model_without_tokenizer)
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text("chr20\t10\t.\tA\tG\t.\t.\t.\n")
+    out = tmp_path / "scores.tsv"
+    result = run_cli(
+        "score-variants", "--vcf", str(vcf), "--fasta", "data/variants/hg19_chr20_1-10110000.fa.gz",
+        "--model", str(model_without_tokenizer), "--out", str(out), "--no-progress",
+    )  # fmt: skip
+    assert_one_line_error(result, "score-variants", str(vcf), "line 1")
+    assert not out.exists()
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    from nucleotide_transformer_hf import cli
+
+    def broken(args):
+        raise RuntimeError("a bug")
+
+    help_text, add_arguments, _ = cli.SUBCOMMANDS["presets"]
+    monkeypatch.setitem(cli.SUBCOMMANDS, "presets", (help_text, add_arguments, broken))
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["presets"])
+
+
+def test_every_subcommand_has_help():
+    from nucleotide_transformer_hf.cli import SUBCOMMANDS
+
+    assert sorted(SUBCOMMANDS) == sorted(
+        ["presets", "convert", "push", "score-variants", "evaluate-variants", "evaluate-tasks"]
+    )
+    for name in SUBCOMMANDS:
+        result = run_cli(name, "--help")
+        assert result.returncode == 0 and f"usage: nucleotide-transformer {name}" in result.stdout

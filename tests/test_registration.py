@@ -56,10 +56,16 @@ def test_package_import_loads_no_heavy_module():
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("first", ["our package", "the registries"])
+@pytest.mark.parametrize("first", ["our package", "our modules", "the registries"])
 def test_every_registration_happens_whichever_is_imported_first(first):
     if first == "our package":
         code = "import nucleotide_transformer_hf\n" + USE_EVERY_REGISTRY
+    elif first == "our modules":  # our modeling file imports modeling_auto half-way through its own import
+        code = (
+            "import nucleotide_transformer_hf.modeling_nucleotide_transformer\n"
+            "import nucleotide_transformer_hf.tokenization_nucleotide_transformer\n"
+            "import nucleotide_transformer_hf.pipelines\n" + USE_EVERY_REGISTRY
+        )
     else:  # transformers' registries and peft already imported: our import registers at once
         code = (
             "import transformers.models.auto.modeling_auto, transformers.models.auto.tokenization_auto\n"
