@@ -11,7 +11,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
 # The two published architecture families. Everything that distinguishes v1 from v2 is here, once.
-# Source: shared/design/nt-reference.md §0 and §2.1 (HF config.json values of the published checkpoints).
+# Source: docs/architecture.md#v1-and-v2-at-a-glance and docs/architecture.md#published-model-shapes (HF config.json values of the published checkpoints).
 ARCHITECTURE_VERSIONS: dict[str, dict[str, Any]] = {
     "v1": {
         "vocab_size": 4105,  # 4107-line vocab.txt; <eos>/<bos> (ids 4105/4106) have no embedding row
@@ -90,7 +90,7 @@ def published_config_to_native(config_dict: dict[str, Any]) -> dict[str, Any]:
     """Maps a published NT `config.json` (v1: transformers' `model_type: "esm"`; v2: InstaDeep's remote-code config,
     no `model_type`, with `add_bias_fnn`) to our fields. Our own configs are returned unchanged.
 
-    v2's remote code always uses a SwiGLU FFN (`intermediate.dense` has 2·F outputs, nt-reference §3.1), so the presence
+    v2's remote code always uses a SwiGLU FFN (`intermediate.dense` has 2·F outputs, docs/architecture.md#feed-forward-network), so the presence
     of `add_bias_fnn` marks a v2 config; native ESM (v1) is GELU with biases.
     """
     model_type = config_dict.get("model_type")

@@ -147,11 +147,11 @@ def _published_tokenizer(folder: Path, config: NucleotideTransformerConfig) -> N
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# JAX (Haiku) checkpoints: jax_model/hyperparams.json + the parameter pytree (nt-reference §2.2 and §3.2)
+# JAX (Haiku) checkpoints: jax_model/hyperparams.json + the parameter pytree (docs/checkpoints.md#jax-hyper-parameters and docs/checkpoints.md#state-dict-keys)
 
 
 def jax_hyperparams_to_config(hyperparams: dict) -> NucleotideTransformerConfig:
-    """Our config from a JAX `hyperparams.json` (name table in nt-reference §2.2)."""
+    """Our config from a JAX `hyperparams.json` (name table in docs/checkpoints.md#jax-hyper-parameters)."""
     rotary = bool(hyperparams.get("use_rotary_embedding", False))
     glu = bool(hyperparams.get("use_glu_in_ffn", False))
     activation = hyperparams.get("ffn_activation_name", "gelu-no-approx")
@@ -171,7 +171,7 @@ def jax_hyperparams_to_config(hyperparams: dict) -> NucleotideTransformerConfig:
         ffn_bias=bool(hyperparams.get("add_bias_ffn", True)),
         token_dropout=bool(hyperparams.get("token_dropout", False)),
         emb_layer_norm_before=bool(hyperparams.get("emb_layer_norm_before", False)),
-        # Haiku's LayerNorm default; the HF ports use 1e-12 (nt-reference §2.2). Keep the JAX model's numerics.
+        # Haiku's LayerNorm default; the HF ports use 1e-12 (docs/checkpoints.md#jax-hyper-parameters). Keep the JAX model's numerics.
         layer_norm_eps=hyperparams.get("layer_norm_eps", 1e-5),
         architectures=["NucleotideTransformerForMaskedLM"],
     )

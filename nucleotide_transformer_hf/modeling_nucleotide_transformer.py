@@ -1,6 +1,6 @@
 # Copyright 2026 The nucleotide_transformer_hf authors. Licensed under the Apache License, Version 2.0.
 # Architecture after transformers' `models/esm/modeling_esm.py` (Meta / HuggingFace, Apache-2.0) and InstaDeep's
-# Nucleotide Transformer (JAX reference; facts in shared/design/nt-reference.md §3).
+# Nucleotide Transformer (JAX reference; facts in docs/architecture.md#forward-pass and docs/checkpoints.md#state-dict-keys).
 """PyTorch Nucleotide Transformer (NT v1 and v2).
 
 State-dict keys follow the published checkpoints' ESM layout (`esm.embeddings.word_embeddings.weight`,
@@ -32,7 +32,7 @@ from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 
 logger = logging.get_logger(__name__)
 
-# Tensors that published checkpoints carry but the NT forward pass never reads (nt-reference §3.3). They are
+# Tensors that published checkpoints carry but the NT forward pass never reads (docs/checkpoints.md#unused-tensors-dropped-on-load). They are
 # dropped on load, by exact pattern, so that nothing else can disappear silently.
 UNUSED_CHECKPOINT_KEYS = {
     "contact_head": r"contact_head\.regression\.(weight|bias)$",  # ESM protein contact head, untrained for DNA
@@ -250,7 +250,7 @@ class NucleotideTransformerIntermediate(nn.Module):
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         if not self.glu:
             return gelu(self.dense(hidden_states))
-        # Rows [0, F) of the weight are the gate (SiLU side), rows [F, 2F) the value side (nt-reference §3.1).
+        # Rows [0, F) of the weight are the gate (SiLU side), rows [F, 2F) the value side (docs/architecture.md#feed-forward-network).
         if type(self.dense) is nn.Linear:
             # Two products on the contiguous row blocks of the one weight: faster on CPU than one product of twice the
             # width (benchmarks/), and gate and value come out contiguous for the elementwise ops.

@@ -28,7 +28,7 @@ feed-forward modules are the FFN entries.
 With `feedforward_modules`, peft scales the *input* of a layer: on `output.dense` that is the FFN intermediate
 activation, GELU(x W1) in v1 and SiLU(x W_gate) * (x W_value) in v2 (width `intermediate_size`, after the gate product).
 That is where the paper's l_ff sits for a GELU FFN; for SwiGLU the placement after the gate product is our choice,
-the paper's detail is UNVERIFIED (nt-reference §5)."""
+the paper's detail is UNVERIFIED (docs/unverified.md#swiglu-ia3-placement)."""
 
 LORA_TARGET_MODULES = ["attention.self.query", "attention.self.value"]
 """LoRA targets: the query and value projections, as peft's defaults for BERT/ESM-style encoders."""

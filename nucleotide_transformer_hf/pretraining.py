@@ -29,7 +29,7 @@ from transformers import EvalPrediction, Trainer, TrainerCallback, TrainingArgum
 from .errors import InputError
 from .pretraining_data import MaskEpochCallback, MLMCollator
 
-# ---- the paper's recipe (shared/design/nt-reference.md §4) -----------------------------------------------------
+# ---- the paper's recipe (docs/pretraining.md#the-papers-recipe) -----------------------------------------------------
 
 PAPER_PEAK_LR = 1e-4
 """Learning rate at the end of the warm-up."""

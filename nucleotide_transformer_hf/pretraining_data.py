@@ -27,7 +27,7 @@ from transformers import DataCollatorForLanguageModeling, TrainerCallback
 from .dna import FASTA_SUFFIXES, is_fasta_name, read_fasta, reverse_complement, sequence_windows, strip_sequence_suffix
 from .errors import InputError
 
-# ---- the paper's recipe (shared/design/nt-reference.md §4) -----------------------------------------------------
+# ---- the paper's recipe (docs/pretraining.md#the-papers-recipe) -----------------------------------------------------
 
 MLM_PROBABILITY = 0.15
 """Fraction of sequence tokens selected for prediction."""

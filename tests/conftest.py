@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny checkpoints laid out exactly like the published InstaDeep ones (nt-reference §2–3), and a tiny
+"""Shared fixtures: tiny checkpoints laid out exactly like the published InstaDeep ones (docs/checkpoints.md#published-checkpoint-layouts), and a tiny
 randomised masked-LM model with a short context for the engine, pipeline and variant tests."""
 
 import json

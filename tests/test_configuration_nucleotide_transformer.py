@@ -42,7 +42,7 @@ def test_overrides_and_json_round_trip(tmp_path):
 
 
 def test_unverified_v2_250m_head_count_assumed_16():
-    """nt-reference §2.1/§8: the v2-250m config.json was never read; 16 heads (head dim 48) is the assumption. The
+    """docs/unverified.md#v2-250m-head-count: the v2-250m config.json was never read; 16 heads (head dim 48) is the assumption. The
     count only changes the unused contact head, so the parameter test holds it to 0.1%. Change PUBLISHED_MODELS
     when the real config says otherwise."""
     version, shape = PUBLISHED_MODELS["nucleotide-transformer-v2-250m-multi-species"]
@@ -51,7 +51,7 @@ def test_unverified_v2_250m_head_count_assumed_16():
 
 
 def test_unverified_2_5b_1000g_shape_assumed_equal_to_2_5b_multi_species():
-    """nt-reference §2.1: the 2.5b-1000g config.json text is UNVERIFIED; same shape as 2.5b-multi-species assumed."""
+    """docs/unverified.md#25b-1000g-config: the 2.5b-1000g config.json text is UNVERIFIED; same shape as 2.5b-multi-species assumed."""
     assert (
         PUBLISHED_MODELS["nucleotide-transformer-2.5b-1000g"]
         == PUBLISHED_MODELS["nucleotide-transformer-2.5b-multi-species"]

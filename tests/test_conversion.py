@@ -129,7 +129,7 @@ def test_pickle_checkpoints_need_explicit_flag(published_v1, tmp_path, v1_inputs
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# JAX checkpoints: a pytree built here with numpy arrays under the reference's Haiku names (nt-reference §3.2)
+# JAX checkpoints: a pytree built here with numpy arrays under the reference's Haiku names (docs/checkpoints.md#state-dict-keys)
 
 
 def _jax_pytree(state: dict[str, torch.Tensor], num_layers: int, scope: str) -> dict[str, dict[str, np.ndarray]]:

@@ -274,7 +274,7 @@ def test_v2_load_drops_exactly_the_published_unused_tensors():
 
 
 def _reference_v2_layout(config: NucleotideTransformerConfig) -> dict[str, tuple[int, ...]]:
-    """nt-reference §3.2, written out by hand: the used tensors of a published v2 EsmForMaskedLM."""
+    """docs/checkpoints.md#state-dict-keys, written out by hand: the used tensors of a published v2 EsmForMaskedLM."""
     H, F, V = config.hidden_size, config.intermediate_size, config.vocab_size
     layout = {"esm.embeddings.word_embeddings.weight": (V, H)}
     for i in range(config.num_hidden_layers):
@@ -510,7 +510,7 @@ def test_mean_pooling_classifier_ignores_padding():
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Parameter counts of the published shapes (nt-reference §2.1), built on the meta device
+# Parameter counts of the published shapes (docs/architecture.md#parameter-counts), built on the meta device
 
 # name -> parameters of the published EsmForMaskedLM as loaded (reference), and whether that count is UNVERIFIED.
 PUBLISHED_PARAMETER_COUNTS = {

@@ -31,7 +31,7 @@ IUPAC = "RYSWKMBDHV"
 
 
 def reference_vocab(layout):
-    """The layouts of reference §1.1, written out independently of the code under test."""
+    """The layouts of docs/tokenizer.md#vocabulary, written out independently of the code under test."""
     kmers = ["".join(p) for p in itertools.product("ATCG", repeat=6)]
     if layout == "v1":
         return ["<unk>", "<pad>", "<mask>", "<cls>"] + kmers + ["A", "T", "C", "G", "N", "<eos>", "<bos>"]
@@ -65,7 +65,7 @@ def esm(vocab_dirs):
 
 # ---- vocabulary --------------------------------------------------------------------------------------------------
 
-# (token, v1 id, v2 id) from reference §1.1
+# (token, v1 id, v2 id) from docs/tokenizer.md#vocabulary
 REFERENCE_IDS = [
     ("<unk>", 0, 0),
     ("<pad>", 1, 1),
@@ -158,7 +158,7 @@ def test_default_model_max_length(tok):
     assert NucleotideTransformerTokenizerFast(vocab_layout="v1", model_max_length=12).model_max_length == 12
 
 
-# ---- worked examples (reference §1.2 / §1.3) ---------------------------------------------------------------------
+# ---- worked examples (docs/tokenizer.md#splitting-rules) ---------------------------------------------------------------------
 
 EXAMPLES = [
     (
@@ -555,7 +555,7 @@ def test_vectorised_path_long_batch_spans_several_chunks(tok):
 
 
 def test_unverified_v1_vocab_txt_order_follows_the_jax_v1_layout():
-    """nt-reference §1.1: the v1 hub vocab.txt was not read directly; its order is inferred (4,107 lines, JAX v1
+    """docs/unverified.md#v1-vocabulary-order: the v1 hub vocab.txt was not read directly; its order is inferred (4,107 lines, JAX v1
     order, <eos>/<bos> last). `vocab_file=` always reads a checkpoint's own file, so a different real order would be
     detected as not-NT rather than silently misread."""
     vocab = build_vocab("v1")
