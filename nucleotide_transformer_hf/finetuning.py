@@ -10,12 +10,18 @@
 * **Training**: `finetune` (Trainer, early stopping on a validation split, IA3 / LoRA / full), `cross_validate`
   (k folds of the training set as validation, as in the paper), `predict` (with an optional sliding window).
 * **Baseline**: `kmer_baseline`, logistic regression on overlapping 6-mer counts.
+
+peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` when it wraps a model, which warns
+(`FutureWarning`) from inside the libraries; exactly that warning, by message and category, is silenced around our
+`get_peft_model` call (no other warning arises in our IA3, LoRA or full fine-tuning, `predict` or `merge_adapter`).
 """
 
+import contextlib
 import math
 import os
 import re
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,6 +58,19 @@ METHODS = ("ia3", "lora", "full")
 
 IGNORE_INDEX = -100
 """Label of positions without a target (`<cls>`, padding, unlabelled bases); ignored by the losses and metrics."""
+
+PEFT_CHECKPOINTING_WARNING = r"`is_gradient_checkpointing` is deprecated"
+"""Start of the `FutureWarning` that peft 0.21 triggers inside transformers 5 when it wraps a model (it reads the
+deprecated `is_gradient_checkpointing`); `silence_peft_checkpointing_warning` silences exactly this one."""
+
+
+@contextlib.contextmanager
+def silence_peft_checkpointing_warning():
+    """Silences, inside the block, the one deprecation warning that peft raises from library internals
+    (`PEFT_CHECKPOINTING_WARNING`, a `FutureWarning`); every other warning is shown as usual."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=PEFT_CHECKPOINTING_WARNING, category=FutureWarning)
+        yield
 
 
 def trainable_parameters(model: torch.nn.Module) -> tuple[int, int]:
@@ -672,7 +691,8 @@ def apply_method(
             peft_config = IA3Config(task_type=task_type)
     else:
         peft_config = LoraConfig(task_type=task_type, r=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout)
-    peft_model = get_peft_model(model, peft_config)
+    with silence_peft_checkpointing_warning():
+        peft_model = get_peft_model(model, peft_config)
     if verbose:
         peft_model.print_trainable_parameters()
     return peft_model
@@ -1147,6 +1167,7 @@ __all__ = [
     "KMER_BASELINE_C",
     "LABEL_KINDS",
     "METHODS",
+    "PEFT_CHECKPOINTING_WARNING",
     "CrossValidationResult",
     "FinetuneResult",
     "FinetuneSettings",
@@ -1175,6 +1196,7 @@ __all__ = [
     "merge_adapter",
     "predict",
     "problem_type_for",
+    "silence_peft_checkpointing_warning",
     "split_off",
     "subsample",
     "summarise_folds",

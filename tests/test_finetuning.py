@@ -4,6 +4,7 @@ long sequences and windows, cross-validation folds, the 6-mer baseline, and the 
 import gzip
 import importlib.util
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,10 @@ from nucleotide_transformer_hf.finetuning import (
     token_labels_from_bases,
 )
 from nucleotide_transformer_hf.peft_defaults import register_peft_defaults  # noqa: E402
+
+# The tests call peft directly too (get_peft_model, PeftModel.from_pretrained), where peft 0.21 reads transformers'
+# deprecated `is_gradient_checkpointing`; that one library warning is ignored here as `finetuning` ignores it.
+pytestmark = pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
@@ -79,6 +84,16 @@ def _settings(tmp_path, **overrides) -> FinetuneSettings:
         max_steps=4, batch_size=8, eval_steps=2, patience=2, output_dir=str(tmp_path / "trainer"), verbose=False
     )
     return FinetuneSettings(**{**values, **overrides})
+
+
+def _quietly(function, *args, **kwargs):
+    """`function(*args, **kwargs)`, asserting that it emits no FutureWarning or DeprecationWarning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = function(*args, **kwargs)
+    deprecations = [w for w in caught if issubclass(w.category, (FutureWarning, DeprecationWarning))]
+    assert not deprecations, [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in deprecations]
+    return result
 
 
 def _classifier(num_labels: int = 2, seed: int = 0) -> NucleotideTransformerForSequenceClassification:
@@ -215,7 +230,9 @@ def test_ia3_training_changes_only_scalings_and_head(tiny_model_dir, tokenizer, 
     torch.manual_seed(0)  # the seed `finetune` initialises the head with (settings.seed)
     before = head.from_pretrained(tiny_model_dir, num_labels=3 if kind == "token" else 2).state_dict()
     train = _random_task(32, 30, 1, kind)
-    result = finetune(tiny_model_dir, train, _random_task(16, 30, 2, kind), None, _settings(tmp_path), tokenizer)
+    result = _quietly(
+        finetune, tiny_model_dir, train, _random_task(16, 30, 2, kind), None, _settings(tmp_path), tokenizer
+    )
     assert result.steps == 4
     changed, unchanged = set(), set()
     for name, value in result.model.named_parameters():
@@ -256,7 +273,8 @@ def test_saved_adapter_and_merged_model_reproduce_predictions(tiny_model_dir, to
 
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_lora_and_full_train_with_the_same_code(tiny_model_dir, tokenizer, tmp_path, method):
-    result = finetune(
+    result = _quietly(
+        finetune,
         tiny_model_dir,
         _random_task(24, 24, 5),
         None,
@@ -270,7 +288,8 @@ def test_lora_and_full_train_with_the_same_code(tiny_model_dir, tokenizer, tmp_p
     if method == "lora":
         test = _random_task(10, 24, 6)
         before = predict(result.model, tokenizer, test)
-        np.testing.assert_allclose(predict(merge_adapter(result.model), tokenizer, test), before, rtol=1e-4, atol=1e-5)
+        merged = _quietly(merge_adapter, result.model)
+        np.testing.assert_allclose(predict(merged, tokenizer, test), before, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["multiclass", "multilabel", "regression"])
