@@ -8,7 +8,7 @@ Data: CSV/TSV (optionally .gz) with a `sequence` column and label column(s), FAS
 folder saved by `datasets` (`save_to_disk`). `--task-dir` reads `train`/`dev`/`test` files from one folder. Label kinds
 (`--kind`, inferred when omitted): binary, multiclass, multilabel (several 0/1 `--label-columns` or list values),
 regression, token (one label per base: a digit string as long as the sequence; each 6-mer token takes the majority
-label of its bases, see `finetuning.token_labels_from_bases`).
+label of its bases, see `tasks.token_labels_from_bases`).
 
 Validation: the `dev` file, `--validation`, or else 10% of train; training stops early when the validation MCC has
 not improved for `--patience` evaluations and the best checkpoint is tested. `--folds K` runs K-fold cross-validation
@@ -23,23 +23,15 @@ the adapter (needs network and a token).
 
 import argparse
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from nucleotide_transformer_hf.finetuning import (
-    LABEL_KINDS,
-    METHODS,
-    FinetuneSettings,
-    cross_validate,
-    finetune,
-    harmonise_splits,
-    load_task,
-    load_task_splits,
-    merge_adapter,
-    split_off,
-)
+from nucleotide_transformer_hf.errors import InputError
+from nucleotide_transformer_hf.finetuning import METHODS, FinetuneSettings, cross_validate, finetune, merge_adapter
+from nucleotide_transformer_hf.tasks import LABEL_KINDS, harmonise_splits, load_task, load_task_splits, split_off
 from nucleotide_transformer_hf.tokenization_nucleotide_transformer import NucleotideTransformerTokenizerFast
 
 
@@ -175,4 +167,8 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InputError as error:  # a problem with a task file: one line, no traceback (as the command line does)
+        print(f"finetune.py: error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -1,15 +1,13 @@
-"""Fine-tuning the Nucleotide Transformer on labelled sequences.
+"""Fine-tuning the Nucleotide Transformer on a labelled task (`tasks.TaskData`) with `Trainer`.
 
-* **peft defaults**: `register_peft_defaults()` adds `model_type="nucleotide_transformer"` to peft's default IA3 and
-  LoRA target maps, so a plain `IA3Config(task_type="SEQ_CLS")` with no module lists gives the paper's IA3: learned
-  rescaling vectors on the attention keys (l_k), values (l_v) and the FFN intermediate activations (l_ff), with the
-  classification head trainable.
-* **Task data**: `load_task` reads CSV/TSV (optionally gzipped), FASTA with labels in the headers, or a local
-  `datasets` dataset into a `TaskData`; `load_task_splits` reads a folder of `train`/`dev`/`test` files. Label kinds:
-  binary, multi-class, multi-label, regression and nucleotide-level token classification.
-* **Training**: `finetune` (Trainer, early stopping on a validation split, IA3 / LoRA / full), `cross_validate`
-  (k folds of the training set as validation, as in the paper), `predict` (with an optional sliding window).
-* **Baseline**: `kmer_baseline`, logistic regression on overlapping 6-mer counts.
+* **Methods**: `apply_method` wraps a model for peft IA3 (the paper's: learned rescaling vectors on the attention keys
+  and values and the FFN intermediate activations, with a trainable head; the defaults of `peft_defaults`), peft LoRA
+  or full fine-tuning; `merge_adapter` folds an adapter into the weights; `trainable_parameters` counts.
+* **Models**: `load_model_for_task` puts a fresh sequence or token head on an encoder (a folder, a config or a model).
+* **Training**: `finetune` (Trainer, early stopping on a validation split, the best checkpoint restored),
+  `cross_validate` (k folds of the training set as validation, as in the paper).
+* **Scoring**: `predict` and `evaluate_task` run the task head through the inference engine
+  (`inference.head_logits`), with an optional sliding window (`tasks.make_windows`) averaged per sequence or base.
 
 peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` when it wraps a model, which warns
 (`FutureWarning`) from inside the libraries; exactly that warning, by message and category, is silenced around our
@@ -19,10 +17,8 @@ peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` when it wra
 import contextlib
 import math
 import os
-import re
 import time
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +37,8 @@ from transformers import (
 from transformers.trainer_callback import PrinterCallback
 
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
+from .dna import context_tokens
+from .inference import head_logits
 from .metrics import task_metrics
 from .modeling_nucleotide_transformer import (
     NucleotideTransformerForSequenceClassification,
@@ -48,16 +46,21 @@ from .modeling_nucleotide_transformer import (
     NucleotideTransformerPreTrainedModel,
 )
 from .peft_defaults import PEFT_DEFAULT_MAX_LAYERS, ia3_modules_for, register_peft_defaults
-from .tokenization_nucleotide_transformer import KMER_SIZE, NucleotideTransformerTokenizerFast
-
-LABEL_KINDS = ("binary", "multiclass", "multilabel", "regression", "token")
-"""Supported label kinds: sequence-level classes, multi-hot labels, real-valued targets, one class per base."""
+from .tasks import (
+    IGNORE_INDEX,
+    TaskData,
+    base_scores_from_tokens,
+    check_sequence_lengths,
+    kfold_indices,
+    make_windows,
+    selection_metric,
+    split_off,
+    token_labels_from_bases,
+)
+from .tokenization_nucleotide_transformer import NucleotideTransformerTokenizerFast
 
 METHODS = ("ia3", "lora", "full")
 """Fine-tuning methods: peft IA3 (the paper's), peft LoRA, or every weight trained."""
-
-IGNORE_INDEX = -100
-"""Label of positions without a target (`<cls>`, padding, unlabelled bases); ignored by the losses and metrics."""
 
 PEFT_CHECKPOINTING_WARNING = r"`is_gradient_checkpointing` is deprecated"
 """Start of the `FutureWarning` that peft 0.21 triggers inside transformers 5 when it wraps a model (it reads the
@@ -91,491 +94,7 @@ def describe_trainable(model: torch.nn.Module) -> str:
     return f"trainable params: {trainable:,d} || all params: {total:,d} || trainable%: {100 * trainable / total:.4f}"
 
 
-# ---- task data -------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class TaskData:
-    """One split of a labelled task.
-
-    Attributes:
-        sequences: DNA strings (whitespace removed).
-        labels: class ids `(n,)` (binary, multiclass), multi-hot `(n, labels)` (multilabel), floats `(n,)` or
-            `(n, targets)` (regression), or for "token" a list of per-base class-id arrays, each as long as its
-            sequence (`IGNORE_INDEX` for unlabelled bases).
-        kind: one of `LABEL_KINDS`.
-        num_labels: classes (binary, multiclass, token), labels (multilabel) or targets (regression).
-        label_names: class names when the file had text labels, in id order.
-        names: record names, when the source has them (FASTA headers, the NT `name` column).
-        source: where the data came from, for error messages.
-    """
-
-    sequences: list[str]
-    labels: Any
-    kind: str
-    num_labels: int
-    label_names: list[str] | None = None
-    names: list[str] | None = None
-    source: str = "<memory>"
-
-    def __post_init__(self):
-        if self.kind not in LABEL_KINDS:
-            raise ValueError(
-                f"{self.source}: unknown label kind {self.kind!r}; choose one of {', '.join(LABEL_KINDS)}."
-            )
-        if len(self.labels) != len(self.sequences):
-            raise ValueError(f"{self.source}: {len(self.sequences)} sequences but {len(self.labels)} labels.")
-        if self.kind == "token":
-            for index, (sequence, labels) in enumerate(zip(self.sequences, self.labels)):
-                if len(labels) != len(sequence):
-                    raise ValueError(
-                        f"{self.source}, row {index}: {len(labels)} per-base labels for a sequence of {len(sequence)} bp."
-                    )
-
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def subset(self, indices: Sequence[int] | np.ndarray) -> "TaskData":
-        """The rows `indices`, in that order."""
-        indices = np.asarray(indices, dtype=int)
-        labels = [self.labels[i] for i in indices] if self.kind == "token" else np.asarray(self.labels)[indices]
-        names = [self.names[i] for i in indices] if self.names is not None else None
-        return replace(self, sequences=[self.sequences[i] for i in indices], labels=labels, names=names)
-
-    @property
-    def stratify_labels(self) -> np.ndarray | None:
-        """Class ids to stratify splits on (single-label classification only)."""
-        return np.asarray(self.labels) if self.kind in ("binary", "multiclass") else None
-
-
-_SEQUENCE_FILE = re.compile(r"\.(csv|tsv|txt|fa|fasta|fna)(\.gz)?$", re.IGNORECASE)
-_FASTA_FILE = re.compile(r"\.(fa|fasta|fna)(\.gz)?$", re.IGNORECASE)
-_WHITESPACE = re.compile(r"\s+")
-
-
-def _as_class_ids(values: Sequence[Any], source: str) -> tuple[np.ndarray, list[str] | None]:
-    """Integer labels as they are (0..K-1); text labels mapped to ids in sorted order."""
-    array = np.asarray(values)
-    if array.dtype.kind in "iu" or (array.dtype.kind == "f" and np.all(np.mod(array, 1) == 0)):
-        ids = array.astype(np.int64)
-        if ids.size and ids.min() < 0:
-            row = int(np.argmax(ids < 0))
-            raise ValueError(f"{source}, row {row}: class labels must be 0 or more, got {ids[row]}.")
-        return ids, None
-    names = sorted({str(v) for v in values})
-    lookup = {name: i for i, name in enumerate(names)}
-    return np.array([lookup[str(v)] for v in values], dtype=np.int64), names
-
-
-def _parse_base_labels(value: Any, length: int, source: str, row: int) -> np.ndarray:
-    """Per-base labels from a string of digits (`.` or `-` = unlabelled), whitespace-separated ints, or a list."""
-    if isinstance(value, str):
-        text = value.strip()
-        items = text.split() if re.search(r"\s", text) else list(text)
-        try:
-            labels = np.array([IGNORE_INDEX if item in (".", "-") else int(item) for item in items], dtype=np.int64)
-        except ValueError:
-            raise ValueError(
-                f"{source}, row {row}: per-base labels must be digits (one per base, '.' or '-' for none) or "
-                f"whitespace-separated integers; got {text[:40]!r}."
-            ) from None
-    else:
-        labels = np.asarray(value, dtype=np.int64)
-    if labels.size != length:
-        raise ValueError(f"{source}, row {row}: {labels.size} per-base labels for a sequence of {length} bp.")
-    return labels
-
-
-def infer_label_kind(values: Sequence[Any], sequences: Sequence[str]) -> str:
-    """Label kind of one label column: lists or digit strings as long as their sequences → "token"; other lists →
-    "multilabel"; non-integer numbers → "regression"; two classes → "binary"; more → "multiclass"."""
-    first = values[0] if len(values) else None
-    if isinstance(first, (list, tuple, np.ndarray)):
-        if all(len(v) == len(s) for v, s in zip(values, sequences)) and len({len(s) for s in sequences}) > 1:
-            return "token"
-        return "multilabel"
-    if isinstance(first, str) and all(
-        isinstance(v, str) and len(v.strip()) == len(s) and len(s) > 1 and re.fullmatch(r"[0-9.\-]+", v.strip())
-        for v, s in zip(values, sequences)
-    ):
-        return "token"
-    array = np.asarray(_numbers_if_numeric(list(values)))
-    if array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
-        return "regression"
-    return "binary" if len(set(array.tolist())) <= 2 else "multiclass"
-
-
-def task_from_columns(
-    sequences: Sequence[str],
-    label_columns: dict[str, Sequence[Any]],
-    kind: str | None = None,
-    names: Sequence[str] | None = None,
-    source: str = "<memory>",
-) -> TaskData:
-    """Builds a `TaskData` from a sequence column and one or more label columns.
-
-    Several label columns make a multi-label task (0/1 columns) or a multi-target regression (`kind="regression"`).
-    `kind=None` infers the kind with `infer_label_kind` (several columns: "multilabel").
-    """
-    sequences = [_WHITESPACE.sub("", str(s)) for s in sequences]
-    for row, sequence in enumerate(sequences):
-        if not sequence:
-            raise ValueError(f"{source}, row {row}: empty sequence.")
-    columns = list(label_columns)
-    if not columns:
-        raise ValueError(f"{source}: no label column given.")
-    if kind is None:
-        kind = "multilabel" if len(columns) > 1 else infer_label_kind(list(label_columns[columns[0]]), sequences)
-    if kind != "token":
-        label_columns = {c: _numbers_if_numeric(list(v)) for c, v in label_columns.items()}
-    if kind not in LABEL_KINDS:
-        raise ValueError(f"{source}: unknown label kind {kind!r}; choose one of {', '.join(LABEL_KINDS)}.")
-    label_names = None
-    if len(columns) > 1:
-        if kind not in ("multilabel", "regression"):
-            raise ValueError(
-                f"{source}: several label columns ({', '.join(columns)}) need kind multilabel or regression."
-            )
-        matrix = np.column_stack([np.asarray(label_columns[c]) for c in columns])
-        labels = matrix.astype(np.float32) if kind == "regression" else matrix.astype(np.int64)
-        label_names, num_labels = columns, len(columns)
-    else:
-        values = list(label_columns[columns[0]])
-        if kind == "token":
-            labels = [_parse_base_labels(v, len(s), source, row) for row, (v, s) in enumerate(zip(values, sequences))]
-            labelled = [a[a != IGNORE_INDEX] for a in labels]
-            num_labels = int(max((a.max() for a in labelled if a.size), default=0)) + 1
-        elif kind == "multilabel":
-            labels = np.asarray([np.asarray(v, dtype=np.int64) for v in values])
-            if labels.ndim != 2:
-                raise ValueError(f"{source}: multi-label rows must all have the same number of labels.")
-            num_labels = labels.shape[1]
-        elif kind == "regression":
-            try:
-                labels = np.asarray(values, dtype=np.float32)
-            except ValueError:
-                raise ValueError(f"{source}: regression labels must be numbers.") from None
-            num_labels = 1 if labels.ndim == 1 else labels.shape[1]
-        else:
-            labels, label_names = _as_class_ids(values, source)
-            num_labels = max(int(labels.max()) + 1 if labels.size else 0, 2)
-    return TaskData(
-        sequences=sequences,
-        labels=labels,
-        kind=kind,
-        num_labels=num_labels,
-        label_names=label_names,
-        names=[str(n) for n in names] if names is not None else None,
-        source=source,
-    )
-
-
-def _read_table(path: Path):
-    import pandas as pd
-
-    name = path.name.lower().removesuffix(".gz")
-    separator = "\t" if name.endswith((".tsv", ".txt")) else ","
-    # Everything as text: per-base label strings such as "0011" must keep their leading zeros; numbers are
-    # recognised afterwards (`_numbers_if_numeric`).
-    return pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False)
-
-
-def _numbers_if_numeric(values: list[Any]) -> list[Any]:
-    """Text labels that are all integers (or all numbers) as ints (floats); anything else unchanged."""
-    if not values or not all(isinstance(v, str) for v in values):
-        return values
-    for convert in (int, float):
-        try:
-            return [convert(v) for v in values]
-        except ValueError:
-            continue
-    return values
-
-
-def _read_labelled_fasta(path: Path) -> tuple[list[str], list[str], list[str]]:
-    from .dna import read_fasta
-
-    sequences, labels, names = [], [], []
-    for index, record in enumerate(read_fasta(path)):
-        if "|" not in record.name:
-            raise ValueError(
-                f"{path}, record {index} ({record.name!r}): the label must be the last '|'-separated field of the "
-                "header, e.g. '>seq42|1'."
-            )
-        name, label = record.name.rsplit("|", 1)
-        sequences.append(record.sequence)
-        labels.append(label)
-        names.append(name)
-    return sequences, labels, names
-
-
-def load_task(
-    source: "str | os.PathLike | Any",
-    sequence_column: str = "sequence",
-    label_columns: Sequence[str] | str = ("label",),
-    kind: str | None = None,
-    task: str | None = None,
-    task_column: str = "task",
-) -> TaskData:
-    """Reads one split of a labelled task.
-
-    Args:
-        source: a CSV/TSV file (`.csv`, `.tsv`, `.txt`, optionally `.gz`; header row), a FASTA file whose headers end
-            in `|label` (`>seq42|1`), a folder written by `datasets`' `save_to_disk` (one split), or an in-memory
-            `datasets.Dataset` / pandas DataFrame.
-        sequence_column: column holding the DNA.
-        label_columns: the label column, or several (multi-label 0/1 columns or multi-target regression).
-        kind: one of `LABEL_KINDS`; inferred from the labels when `None` (see `infer_label_kind`).
-        task: keep only rows whose `task_column` equals this (the NT downstream layout `sequence,name,label,task`).
-        task_column: the column naming the task of each row.
-
-    Raises:
-        ValueError: naming the file and row for missing columns, empty sequences or malformed labels.
-    """
-    label_columns = [label_columns] if isinstance(label_columns, str) else list(label_columns)
-    names = None
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        where = str(path)
-        if not path.exists():
-            raise FileNotFoundError(f"No task file at {path}.")
-        if path.is_dir():
-            import datasets
-
-            frame = datasets.load_from_disk(str(path))
-            if isinstance(frame, datasets.DatasetDict):
-                raise ValueError(f"{path} holds several splits ({', '.join(frame)}); use load_task_splits.")
-            frame = frame.to_pandas()
-        elif _FASTA_FILE.search(path.name):
-            sequences, labels, names = _read_labelled_fasta(path)
-            return task_from_columns(sequences, {"label": labels}, kind=kind, names=names, source=where)
-        else:
-            frame = _read_table(path)
-    else:
-        where = f"<{type(source).__name__}>"
-        frame = source.to_pandas() if hasattr(source, "to_pandas") else source
-    missing = [c for c in [sequence_column, *label_columns] if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{where}: missing column(s) {', '.join(missing)}; the columns are {', '.join(map(str, frame.columns))}."
-        )
-    if task is not None:
-        if task_column not in frame.columns:
-            raise ValueError(f"{where}: no {task_column!r} column to select task {task!r} from.")
-        frame = frame[frame[task_column] == task].reset_index(drop=True)
-        if frame.empty:
-            raise ValueError(f"{where}: no rows for task {task!r}.")
-        where = f"{where} [task {task}]"
-    if "name" in frame.columns:
-        names = frame["name"].astype(str).tolist()
-    empty = frame[sequence_column].isna()
-    if empty.any():
-        raise ValueError(f"{where}, row {int(np.argmax(empty.to_numpy()))}: empty sequence.")
-    return task_from_columns(
-        frame[sequence_column].tolist(),
-        {c: frame[c].tolist() for c in label_columns},
-        kind=kind,
-        names=names,
-        source=where,
-    )
-
-
-SPLIT_NAMES = {"train": ("train",), "validation": ("dev", "validation", "valid", "val"), "test": ("test",)}
-"""File stems recognised as each split by `load_task_splits`."""
-
-
-def find_split_files(folder: str | os.PathLike) -> dict[str, Path]:
-    """`{"train" | "validation" | "test": file}` for the split files in a folder (e.g. GUE's `dev.csv.gz`)."""
-    found: dict[str, Path] = {}
-    for path in sorted(Path(folder).iterdir()):
-        if not path.is_file() or not _SEQUENCE_FILE.search(path.name):
-            continue
-        stem = _SEQUENCE_FILE.sub("", path.name).lower()
-        for split, stems in SPLIT_NAMES.items():
-            if stem in stems and split not in found:
-                found[split] = path
-    return found
-
-
-def load_task_splits(folder: str | os.PathLike, **load_kwargs: Any) -> dict[str, TaskData]:
-    """Every split file of a task folder (`train`, `dev`/`validation`, `test`; any supported format), read with
-    `load_task(**load_kwargs)`; without an explicit `kind`, the kind inferred from the training split applies to all."""
-    files = find_split_files(folder)
-    if not files:
-        raise FileNotFoundError(f"No train/dev/test files (.csv, .tsv, .fa, optionally .gz) in {folder}.")
-    first = "train" if "train" in files else next(iter(files))
-    splits = {first: load_task(files[first], **load_kwargs)}
-    if load_kwargs.get("kind") is None:  # the other splits take the kind inferred from the training split
-        load_kwargs = {**load_kwargs, "kind": splits[first].kind}
-    splits.update({split: load_task(path, **load_kwargs) for split, path in files.items() if split != first})
-    return harmonise_splits(splits)
-
-
-def harmonise_splits(splits: dict[str, TaskData]) -> dict[str, TaskData]:
-    """Makes the splits of one task agree on kind, number of labels and text-label ids (e.g. a test split that lacks
-    one class of a 3-class task, or text labels that map to ids over the union of all splits)."""
-    kinds = {task.kind for task in splits.values()}
-    if kinds <= {"binary", "multiclass"}:
-        named = [task for task in splits.values() if task.label_names]
-        if named and len(named) != len(splits):
-            raise ValueError(f"{named[0].source}: some splits have text labels and others numbers.")
-        names = sorted({name for task in named for name in task.label_names})
-        if names:
-            ids = {name: i for i, name in enumerate(names)}
-            splits = {
-                split: replace(
-                    task,
-                    labels=np.array([ids[task.label_names[i]] for i in task.labels], dtype=np.int64),
-                    label_names=names,
-                )
-                for split, task in splits.items()
-            }
-        num_labels = max(max(task.num_labels for task in splits.values()), len(names))
-        kind = "binary" if num_labels == 2 else "multiclass"
-        return {split: replace(task, kind=kind, num_labels=num_labels) for split, task in splits.items()}
-    if len(kinds) > 1:
-        raise ValueError(f"The splits disagree on the label kind: {sorted(kinds)}.")
-    num_labels = max(task.num_labels for task in splits.values())
-    return {split: replace(task, num_labels=num_labels) for split, task in splits.items()}
-
-
-# ---- splitting -------------------------------------------------------------------------------------------------------
-
-
-def kfold_indices(task: TaskData, folds: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """`folds` (train indices, held-out indices) pairs; every row is held out exactly once. Stratified by class for
-    single-label classification (scikit-learn `StratifiedKFold`), plain shuffled `KFold` otherwise."""
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    if folds < 2:
-        raise ValueError(f"Cross-validation needs at least 2 folds, got {folds}.")
-    if folds > len(task):
-        raise ValueError(f"{task.source}: {folds} folds for only {len(task)} sequences.")
-    labels = task.stratify_labels
-    if labels is not None and np.bincount(labels).min(initial=folds) >= folds:
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        return list(splitter.split(np.zeros(len(task)), labels))
-    return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(task))))
-
-
-def split_off(task: TaskData, held_out: float | int, seed: int = 0) -> tuple[TaskData, TaskData]:
-    """(kept, held out): a random `held_out` fraction (float) or number (int) of the rows held out, stratified by class
-    for single-label tasks whose classes all have two rows or more; both parts keep the original row order."""
-    from sklearn.model_selection import train_test_split
-
-    indices = np.arange(len(task))
-    labels = task.stratify_labels
-    counts = np.bincount(labels) if labels is not None else None
-    stratify = labels if counts is not None and counts[counts > 0].min() >= 2 else None
-    kept, removed = train_test_split(indices, test_size=held_out, random_state=seed, stratify=stratify)
-    return task.subset(np.sort(kept)), task.subset(np.sort(removed))
-
-
-def subsample(task: TaskData, max_rows: int | None, seed: int = 0) -> TaskData:
-    """Exactly `max_rows` rows drawn at random (stratified as `split_off`), or all rows when there are not more."""
-    if max_rows is None or len(task) <= max_rows:
-        return task
-    kept, _ = split_off(task, len(task) - max_rows, seed)
-    return kept
-
-
-# ---- tokens, lengths, windows --------------------------------------------------------------------------------------
-
-_TOKEN_PATTERN = re.compile(f"[ACGT]{{{KMER_SIZE}}}|.", re.DOTALL)
-
-
-def token_count(sequence: str) -> int:
-    """Tokens the NT tokenizer makes of `sequence`, `<cls>` included (6-mers of A/C/G/T runs, everything else one
-    token each; the tokenizer's own split rule)."""
-    return len(_TOKEN_PATTERN.findall(_WHITESPACE.sub("", sequence.upper()))) + 1
-
-
-def check_sequence_lengths(task: TaskData, max_tokens: int) -> None:
-    """Raises `ValueError` naming the first sequence (index, name, bp, tokens) longer than `max_tokens` tokens."""
-    for index, sequence in enumerate(task.sequences):
-        tokens = token_count(sequence)
-        if tokens > max_tokens:
-            name = f" ({task.names[index]})" if task.names else ""
-            raise ValueError(
-                f"{task.source}: sequence {index}{name} is {len(sequence)} bp = {tokens} tokens (<cls> included), "
-                f"longer than the model's context of {max_tokens} tokens. Use a sliding window (window_bp=..., "
-                "`--window-bp` in examples/finetune.py) or shorten the sequences."
-            )
-
-
-def window_starts(length: int, window_bp: int, stride_bp: int) -> list[int]:
-    """Starts of windows covering `length` bases: every `stride_bp`, plus one ending at the sequence end."""
-    if length <= window_bp:
-        return [0]
-    starts = list(range(0, length - window_bp + 1, stride_bp))
-    if starts[-1] + window_bp < length:
-        starts.append(length - window_bp)
-    return starts
-
-
-@dataclass
-class Windows:
-    """A task cut into windows: `task` holds the windows, `owner[i]` and `start[i]` the sequence and base offset of
-    window `i`."""
-
-    task: TaskData
-    owner: np.ndarray
-    start: np.ndarray
-
-
-def make_windows(task: TaskData, window_bp: int, stride_bp: int | None = None) -> Windows:
-    """Cuts every sequence into windows of `window_bp` bases (stride `stride_bp`, default half a window; both
-    multiples of 6 so that the windows keep the sequence's 6-mer grid). A window takes its sequence's label, or for
-    token tasks its slice of the per-base labels."""
-    if window_bp <= 0 or window_bp % KMER_SIZE:
-        raise ValueError(f"window_bp must be a positive multiple of {KMER_SIZE}, got {window_bp}.")
-    stride_bp = stride_bp or max(KMER_SIZE, window_bp // 2 // KMER_SIZE * KMER_SIZE)
-    if stride_bp <= 0 or stride_bp % KMER_SIZE or stride_bp > window_bp:
-        raise ValueError(f"stride_bp must be a multiple of {KMER_SIZE} in (0, window_bp], got {stride_bp}.")
-    sequences, labels, owner, start = [], [], [], []
-    for index, sequence in enumerate(task.sequences):
-        for begin in window_starts(len(sequence), window_bp, stride_bp):
-            sequences.append(sequence[begin : begin + window_bp])
-            labels.append(task.labels[index][begin : begin + window_bp] if task.kind == "token" else task.labels[index])
-            owner.append(index)
-            start.append(begin)
-    if task.kind != "token":
-        labels = np.asarray(labels)
-    windowed = replace(task, sequences=sequences, labels=labels, names=None, source=f"{task.source} (windows)")
-    return Windows(windowed, np.asarray(owner), np.asarray(start))
-
-
-def token_labels_from_bases(base_labels: Sequence[int], offsets: Sequence[tuple[int, int]]) -> list[int]:
-    """Per-token labels from per-base labels, through the tokenizer's offsets.
-
-    Rule: a token takes the most frequent label among its bases (unlabelled bases, `IGNORE_INDEX`, do not vote); a tie
-    goes to the tied label that occurs first (leftmost) in the token. A single-base token (`N`, tail nucleotides) takes
-    its base's label. Special tokens (empty offsets: `<cls>`) and tokens with no labelled base get `IGNORE_INDEX`.
-    """
-    result = []
-    for start, end in offsets:
-        votes = [int(label) for label in base_labels[start:end] if label != IGNORE_INDEX]
-        if not votes:
-            result.append(IGNORE_INDEX)
-            continue
-        counts: dict[int, int] = {}
-        for label in votes:
-            counts[label] = counts.get(label, 0) + 1
-        best = max(counts.values())
-        result.append(next(label for label in votes if counts[label] == best))
-    return result
-
-
-def base_scores_from_tokens(token_scores: np.ndarray, offsets: Sequence[tuple[int, int]], length: int) -> np.ndarray:
-    """Per-base scores `(length, classes)`: each base gets the scores of the token covering it (NaN if none)."""
-    scores = np.full((length, token_scores.shape[-1]), np.nan)
-    for row, (start, end) in enumerate(offsets):
-        if end > start:
-            scores[start:end] = token_scores[row]
-    return scores
-
-
-# ---- encoding, models ------------------------------------------------------------------------------------------------
+# ---- models and methods ----------------------------------------------------------------------------------------------
 
 
 def encode_task(task: TaskData, tokenizer: NucleotideTransformerTokenizerFast, max_tokens: int | None = None):
@@ -584,7 +103,7 @@ def encode_task(task: TaskData, tokenizer: NucleotideTransformerTokenizerFast, m
     from datasets import Dataset
 
     if max_tokens is not None:
-        check_sequence_lengths(task, max_tokens)
+        check_sequence_lengths(task, tokenizer, max_tokens)
     if task.kind == "token":
         encoded = tokenizer(task.sequences, return_offsets_mapping=True)
         labels = [
@@ -784,10 +303,6 @@ class FinetuneResult:
     tokenizer: NucleotideTransformerTokenizerFast = field(repr=False, default=None)
 
 
-def _selection_metric(kind: str) -> tuple[str, bool]:
-    return ("mse", False) if kind == "regression" else ("mcc", True)
-
-
 def make_compute_metrics(kind: str):
     """`compute_metrics` for `Trainer`: `task_metrics` on the labelled positions (token tasks: per token)."""
 
@@ -814,11 +329,18 @@ def _tokenizer_for(
     raise ValueError(f"Pass the tokenizer: the model source {source!r} has no tokenizer files.")
 
 
-def _prepare(task: TaskData, settings: FinetuneSettings) -> tuple[TaskData, Windows | None]:
+def _windowed(task: TaskData, settings: FinetuneSettings) -> TaskData:
+    """`task` itself, or its windows when `settings.window_bp` is set."""
     if settings.window_bp is None:
-        return task, None
-    windows = make_windows(task, settings.window_bp, settings.stride_bp)
-    return windows.task, windows
+        return task
+    return make_windows(task, settings.window_bp, settings.stride_bp).task
+
+
+def context_with_specials(model: torch.nn.Module, tokenizer) -> int:
+    """Tokens one input may have, `<cls>` included: the model's context capped by the tokenizer's
+    `model_max_length` (`dna.context_tokens` plus the special tokens). `model` may be wrapped by peft."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return context_tokens(base.config, tokenizer) + tokenizer.num_special_tokens_to_add()
 
 
 def finetune(
@@ -845,14 +367,13 @@ def finetune(
         pooling=settings.pooling,
         seed=settings.seed,
     )
-    max_tokens = model.config.context_length
+    max_tokens = context_with_specials(model, tokenizer)
     model = apply_method(model, settings.method, lora_rank=settings.lora_rank, verbose=settings.verbose)
     trainable, total = trainable_parameters(model)
 
-    train_windows, _ = _prepare(train, settings)
-    train_dataset = encode_task(train_windows, tokenizer, max_tokens)
-    eval_dataset = encode_task(_prepare(validation, settings)[0], tokenizer, max_tokens) if validation else None
-    metric, greater_is_better = _selection_metric(train.kind)
+    train_dataset = encode_task(_windowed(train, settings), tokenizer, max_tokens)
+    eval_dataset = encode_task(_windowed(validation, settings), tokenizer, max_tokens) if validation else None
+    metric, greater_is_better = selection_metric(train.kind)
     has_eval = eval_dataset is not None
     args = _training_arguments(settings, has_eval, metric, greater_is_better)
     collator = (
@@ -925,33 +446,6 @@ def _training_arguments(
 # ---- prediction ------------------------------------------------------------------------------------------------------
 
 
-@torch.inference_mode()
-def _forward_scores(model: torch.nn.Module, tokenizer, sequences: list[str], token_level: bool, batch_size: int):
-    """Logits per sequence `(n, k)`, or for token level a list of per-token logits with the offsets."""
-    model.eval()
-    device = next(model.parameters()).device
-    order = np.argsort([len(s) for s in sequences], kind="stable")
-    results: list[Any] = [None] * len(sequences)
-    for begin in range(0, len(order), batch_size):
-        batch_indices = order[begin : begin + batch_size]
-        batch = [sequences[i] for i in batch_indices]
-        encoded = tokenizer(batch, padding=True, return_tensors="pt", return_offsets_mapping=token_level)
-        offsets = encoded.pop("offset_mapping", None)
-        logits = (
-            model(input_ids=encoded["input_ids"].to(device), attention_mask=encoded["attention_mask"].to(device))
-            .logits.float()
-            .cpu()
-            .numpy()
-        )
-        for row, index in enumerate(batch_indices):
-            if token_level:
-                length = int(encoded["attention_mask"][row].sum())
-                results[index] = (logits[row, :length], offsets[row, :length].tolist())
-            else:
-                results[index] = logits[row]
-    return results
-
-
 def predict(
     model: torch.nn.Module,
     tokenizer: NucleotideTransformerTokenizerFast,
@@ -964,34 +458,33 @@ def predict(
     """Model scores for every sequence of `task`: `(n, outputs)` for sequence tasks, a list of `(bp, classes)`
     per-base scores for token tasks (a base takes its token's scores, see `base_scores_from_tokens`).
 
-    With `window_bp`, each sequence is cut into windows (`make_windows`) and the window scores are averaged per
-    sequence (per base for token tasks, over the windows covering it). Without it, a sequence longer than the context
-    raises naming its index.
+    The head runs through the inference engine (`inference.head_logits`: batches by token budget, `batch_size` times
+    the longest input, on the model's device; the model is left in the mode it came in). With `window_bp`, each
+    sequence is cut into windows (`make_windows`) and the window scores are averaged per sequence (per base for
+    token tasks, over the windows covering it). Without it, a sequence longer than the context raises `InputError`
+    naming its index.
     """
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    max_tokens = base.config.context_length
-    token_level = task.kind == "token"
-    if window_bp is None:
-        check_sequence_lengths(task, max_tokens)
-        outputs = _forward_scores(model, tokenizer, task.sequences, token_level, batch_size)
-        if not token_level:
-            return np.stack(outputs)
-        return [base_scores_from_tokens(s, o, len(q)) for (s, o), q in zip(outputs, task.sequences)]
-    windows = make_windows(task, window_bp, stride_bp)
-    check_sequence_lengths(windows.task, max_tokens)
-    outputs = _forward_scores(model, tokenizer, windows.task.sequences, token_level, batch_size)
-    if not token_level:
-        scores = np.stack(outputs)
+    windows = make_windows(task, window_bp, stride_bp) if window_bp is not None else None
+    scored = windows.task if windows is not None else task
+    check_sequence_lengths(scored, tokenizer, context_with_specials(model, tokenizer))
+    logits, offsets = head_logits(model, tokenizer, scored.sequences, batch_size=batch_size)
+    if task.kind != "token":
+        scores = np.stack(logits)
+        if windows is None:
+            return scores
         summed = np.zeros((len(task), scores.shape[1]))
         np.add.at(summed, windows.owner, scores)
         return summed / np.bincount(windows.owner, minlength=len(task))[:, None]
-    sums = [np.zeros((len(s), base.config.num_labels)) for s in task.sequences]
+    per_window = [base_scores_from_tokens(s, o, len(q)) for s, o, q in zip(logits, offsets, scored.sequences)]
+    if windows is None:
+        return per_window
+    classes = per_window[0].shape[1] if per_window else 0
+    sums = [np.zeros((len(s), classes)) for s in task.sequences]
     counts = [np.zeros((len(s), 1)) for s in task.sequences]
-    for (scores, offsets), owner, start, window in zip(outputs, windows.owner, windows.start, windows.task.sequences):
-        per_base = base_scores_from_tokens(scores, offsets, len(window))
+    for per_base, owner, start in zip(per_window, windows.owner, windows.start):
         covered = ~np.isnan(per_base[:, 0])
-        sums[owner][start : start + len(window)][covered] += per_base[covered]
-        counts[owner][start : start + len(window)][covered] += 1
+        sums[owner][start : start + len(per_base)][covered] += per_base[covered]
+        counts[owner][start : start + len(per_base)][covered] += 1
     return [np.where(c > 0, s / np.maximum(c, 1), np.nan) for s, c in zip(sums, counts)]
 
 
@@ -1066,143 +559,27 @@ def cross_validate(
     return CrossValidationResult(fold_metrics, mean, sd, seconds)
 
 
-# ---- 6-mer baseline --------------------------------------------------------------------------------------------------
-
-_BASE_CODES = np.full(256, -1, dtype=np.int64)
-for _code, _letter in enumerate("ACGT"):
-    _BASE_CODES[ord(_letter)] = _BASE_CODES[ord(_letter.lower())] = _code
-
-
-def kmer_counts(sequences: Sequence[str], k: int = KMER_SIZE):
-    """Sparse `(n, 4**k)` matrix of overlapping k-mer counts (k-mers containing anything but A/C/G/T skipped)."""
-    from scipy.sparse import csr_matrix
-
-    weights = 4 ** np.arange(k - 1, -1, -1)
-    rows, columns = [], []
-    for row, sequence in enumerate(sequences):
-        codes = _BASE_CODES[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
-        if codes.size < k:
-            continue
-        windows = np.lib.stride_tricks.sliding_window_view(codes, k)
-        valid = (windows >= 0).all(axis=1)
-        index = windows[valid] @ weights
-        rows.append(np.full(index.size, row))
-        columns.append(index)
-    rows = np.concatenate(rows) if rows else np.zeros(0, dtype=int)
-    columns = np.concatenate(columns) if columns else np.zeros(0, dtype=int)
-    data = np.ones(rows.size, dtype=np.float32)
-    return csr_matrix((data, (rows, columns)), shape=(len(sequences), 4**k))
-
-
-KMER_BASELINE_C = (0.01, 0.1, 1.0)
-"""Inverse regularisation strengths tried by `kmer_baseline` when a validation split is given."""
-
-
-def kmer_baseline(
-    train: TaskData,
-    test: TaskData,
-    validation: TaskData | None = None,
-    k: int = KMER_SIZE,
-    seed: int = 0,
-    C: float | Sequence[float] = KMER_BASELINE_C,
-) -> dict[str, float]:
-    """The 6-mer-count baseline: logistic regression (ridge for regression) on k-mer frequencies (overlapping counts
-    divided by the sequence's k-mer total, scaled to unit variance). With a `validation` split, the strength `C` is
-    chosen among `C` by validation MCC (MSE for regression); without one, the middle value of `C` is used. Returns
-    `task_metrics` on `test`, plus the chosen `C`."""
-    from sklearn.preprocessing import normalize
-
-    if train.kind == "token":
-        raise ValueError("The k-mer baseline is sequence-level; it does not apply to token classification.")
-    grid = [C] if isinstance(C, (int, float)) else list(C)
-    if validation is None:
-        grid = [grid[len(grid) // 2]]
-
-    def features(task: TaskData):
-        return normalize(kmer_counts(task.sequences, k), norm="l1")
-
-    train_x, test_x = features(train), features(test)
-    best = None
-    if len(grid) > 1:
-        validation_x = features(validation)
-        metric, greater = _selection_metric(train.kind)
-        for strength in grid:
-            score = _kmer_scores(_fit_kmer_model(train, train_x, strength, seed), validation_x, train)
-            value = task_metrics(score, np.asarray(validation.labels), train.kind)[metric]
-            if best is None or (value > best[0] if greater else value < best[0]):
-                best = (value, strength)
-    strength = best[1] if best else grid[0]
-    model = _fit_kmer_model(train, train_x, strength, seed)
-    return {**task_metrics(_kmer_scores(model, test_x, train), np.asarray(test.labels), train.kind), "C": strength}
-
-
-def _fit_kmer_model(train: TaskData, features, strength: float, seed: int):
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    if train.kind == "regression":
-        estimator = Ridge(alpha=1.0 / strength)
-    else:
-        estimator = LogisticRegression(C=strength, max_iter=2000, random_state=seed)
-        if train.kind == "multilabel":
-            estimator = OneVsRestClassifier(estimator)
-    return make_pipeline(StandardScaler(with_mean=False), estimator).fit(features, np.asarray(train.labels))
-
-
-def _kmer_scores(model, features, train: TaskData) -> np.ndarray:
-    if train.kind == "regression":
-        return model.predict(features)
-    if train.kind == "multilabel":
-        return model.decision_function(features)
-    probabilities = np.zeros((features.shape[0], train.num_labels))
-    probabilities[:, model.classes_] = model.predict_proba(features)
-    return np.log(np.clip(probabilities, 1e-12, None))
-
-
 __all__ = [
     "DEFAULT_LEARNING_RATES",
-    "IGNORE_INDEX",
-    "KMER_BASELINE_C",
-    "LABEL_KINDS",
     "METHODS",
     "PEFT_CHECKPOINTING_WARNING",
     "CrossValidationResult",
     "FinetuneResult",
     "FinetuneSettings",
-    "TaskData",
-    "Windows",
+    "ModelSource",
     "apply_method",
-    "base_scores_from_tokens",
-    "check_sequence_lengths",
+    "context_with_specials",
     "cross_validate",
     "describe_trainable",
     "encode_task",
     "evaluate_task",
-    "find_split_files",
     "finetune",
-    "harmonise_splits",
-    "ia3_modules_for",
-    "infer_label_kind",
-    "kfold_indices",
-    "kmer_baseline",
-    "kmer_counts",
     "load_model_for_task",
-    "load_task",
-    "load_task_splits",
     "make_compute_metrics",
-    "make_windows",
     "merge_adapter",
     "predict",
     "problem_type_for",
     "silence_peft_checkpointing_warning",
-    "split_off",
-    "subsample",
     "summarise_folds",
-    "task_from_columns",
-    "token_count",
-    "token_labels_from_bases",
     "trainable_parameters",
-    "window_starts",
 ]

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .finetuning import TaskData, check_sequence_lengths, split_off
 from .metrics import task_metrics
 from .modeling_nucleotide_transformer import pool_hidden_states
+from .tasks import TaskData, check_sequence_lengths, split_off
 
 PROBES = ("logistic", "mlp")
 """Probe classifiers: logistic regression and a one-hidden-layer MLP."""
@@ -48,7 +48,7 @@ def layer_embeddings(
     if wrong:
         raise ValueError(f"Layers {wrong} do not exist: this model has hidden states 0..{count - 1}.")
     check_sequence_lengths(
-        TaskData(list(sequences), np.zeros(len(sequences)), "binary", 2), encoder.config.context_length
+        TaskData(list(sequences), np.zeros(len(sequences)), "binary", 2), tokenizer, encoder.config.context_length
     )
     device = next(encoder.parameters()).device
     features = {layer: np.zeros((len(sequences), encoder.config.hidden_size), dtype=np.float32) for layer in layers}

@@ -33,17 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from .finetuning import (
-    FinetuneSettings,
-    TaskData,
-    find_split_files,
-    finetune,
-    harmonise_splits,
-    kmer_baseline,
-    load_task,
-    split_off,
-    subsample,
-)
+from .finetuning import FinetuneSettings, finetune
+from .kmer_baseline import kmer_baseline
+from .tasks import TaskData, find_split_files, harmonise_splits, load_task, split_off, subsample
 
 BENCHMARK_METHODS = ("ia3", "full", "probing", "random", "kmer")
 """Methods of the benchmark, in table order."""

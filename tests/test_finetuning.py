@@ -1,7 +1,8 @@
-"""Fine-tuning: peft IA3/LoRA defaults for our model type, real Trainer runs on tiny models, task files, token labels,
-long sequences and windows, cross-validation folds, the 6-mer baseline, and the example script on a real task."""
+"""Fine-tuning: peft IA3/LoRA defaults for our model type, real Trainer runs on tiny models (quiet: no deprecation
+warnings from our calls), predictions through the inference engine, long sequences and windows, cross-validation
+folds, and the example script on a real task. Task files and token labels: test_tasks.py; the 6-mer baseline:
+test_kmer_baseline.py."""
 
-import gzip
 import importlib.util
 import json
 import warnings
@@ -20,26 +21,17 @@ from nucleotide_transformer_hf import (
     NucleotideTransformerForTokenClassification,
     NucleotideTransformerTokenizerFast,
 )
+from nucleotide_transformer_hf.errors import InputError
 from nucleotide_transformer_hf.finetuning import (
-    IGNORE_INDEX,
     FinetuneSettings,
-    TaskData,
-    base_scores_from_tokens,
-    check_sequence_lengths,
     cross_validate,
-    encode_task,
     finetune,
-    kfold_indices,
-    kmer_baseline,
-    kmer_counts,
-    load_task,
-    load_task_splits,
     merge_adapter,
     predict,
-    token_count,
-    token_labels_from_bases,
 )
-from nucleotide_transformer_hf.peft_defaults import register_peft_defaults  # noqa: E402
+from nucleotide_transformer_hf.inference import token_counts
+from nucleotide_transformer_hf.peft_defaults import register_peft_defaults
+from nucleotide_transformer_hf.tasks import TaskData, check_sequence_lengths, kfold_indices
 
 # The tests call peft directly too (get_peft_model, PeftModel.from_pretrained), where peft 0.21 reads transformers'
 # deprecated `is_gradient_checkpointing`; that one library warning is ignored here as `finetuning` ignores it.
@@ -191,7 +183,8 @@ def test_ia3_forward_equals_hand_scaled_weights(tokenizer):
 
 
 def test_apply_method_covers_models_deeper_than_the_registered_lists():
-    from nucleotide_transformer_hf.finetuning import PEFT_DEFAULT_MAX_LAYERS, apply_method
+    from nucleotide_transformer_hf.finetuning import apply_method
+    from nucleotide_transformer_hf.peft_defaults import PEFT_DEFAULT_MAX_LAYERS
 
     depth = PEFT_DEFAULT_MAX_LAYERS + 2
     config = NucleotideTransformerConfig.from_preset(
@@ -332,48 +325,33 @@ def test_cross_validation_holds_out_each_fold_once(tiny_model_dir, tokenizer, tm
     assert (tmp_path / "trainer" / "fold-2").is_dir()
 
 
-# ---- token labels ----------------------------------------------------------------------------------------------------
+# ---- prediction ------------------------------------------------------------------------------------------------------
 
 
-def test_token_labels_land_on_the_right_tokens(tokenizer):
-    # tokens: <cls> ACGTGT | A C (tail before N) | N | TGCACG | G A (tail)
-    sequence = "ACGTGTACNTGCACGGA"
-    base_labels = "000111" + "10" + "2" + "222110" + ".1"
-    task = TaskData([sequence], [np.array([-100 if c == "." else int(c) for c in base_labels])], "token", 3)
-    encoded = encode_task(task, tokenizer)
-    assert tokenizer.convert_ids_to_tokens(encoded[0]["input_ids"]) == [
-        "<cls>",
-        "ACGTGT",
-        "A",
-        "C",
-        "N",
-        "TGCACG",
-        "G",
-        "A",
-    ]
-    # ACGTGT: three 0s and three 1s, tie -> the leftmost base's label 0; TGCACG: 2,2,2,1,1,0 -> 2; singles 1:1;
-    # the tail G is unlabelled -> ignored, like <cls>
-    assert encoded[0]["labels"] == [IGNORE_INDEX, 0, 1, 0, 2, 2, IGNORE_INDEX, 1]
-    assert token_labels_from_bases([1, 1, 0, 0, 0, 2], [(0, 6)]) == [0]  # plain majority
-    assert token_labels_from_bases([2, 1, 1, 2, 0, 0], [(0, 6)]) == [2]  # three-way tie -> leftmost
-    scores = np.arange(16, dtype=float).reshape(8, 2)
-    per_base = base_scores_from_tokens(
-        scores, tokenizer(sequence, return_offsets_mapping=True)["offset_mapping"], len(sequence)
-    )
-    np.testing.assert_array_equal(per_base[:6], np.repeat(scores[1:2], 6, axis=0))
-    np.testing.assert_array_equal(per_base[[6, 7, 8, 15, 16]], scores[[2, 3, 4, 6, 7]])
-
-
-def test_token_labels_from_a_file(tmp_path, tokenizer):
-    path = tmp_path / "bases.tsv"
-    path.write_text("sequence\tlabel\nACGTGTACNT\t0001110020\nNNACGTGTAA\t..11111100\n")
-    task = load_task(path, kind="token")
-    assert task.kind == "token" and task.num_labels == 3
-    assert task.labels[1].tolist() == [IGNORE_INDEX, IGNORE_INDEX, 1, 1, 1, 1, 1, 1, 0, 0]
-    assert encode_task(task, tokenizer)[1]["labels"] == [IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, 1, 0, 0]
-    path.write_text("sequence\tlabel\nACGTGT\t00011\n")
-    with pytest.raises(ValueError, match=r"bases.tsv, row 0: 5 per-base labels for a sequence of 6 bp"):
-        load_task(path, kind="token")
+def test_predict_equals_one_sequence_at_a_time_for_sequence_and_token_heads(tokenizer):
+    sequences = ["ACGTGTACGTTTGCAAC", "GGCN", "ATATATATATATATATATATATATATATAT", "ACGTTGCA" * 5]
+    sequence_model = _classifier(num_labels=3, seed=2)
+    task = TaskData(sequences, np.array([0, 1, 2, 0]), "multiclass", 3)
+    scores = predict(sequence_model, tokenizer, task, batch_size=2)
+    torch.manual_seed(3)
+    config = NucleotideTransformerConfig.from_preset("v2", num_labels=3, **TINY)
+    token_model = NucleotideTransformerForTokenClassification(config).train()  # left in the mode it came in
+    token_task = TaskData(sequences, [np.zeros(len(s), dtype=int) for s in sequences], "token", 3)
+    per_base = predict(token_model, tokenizer, token_task, batch_size=2)
+    assert token_model.training
+    token_model.eval()
+    for index, sequence in enumerate(sequences):  # no padding, no batching
+        encoded = tokenizer(sequence, return_tensors="pt", return_offsets_mapping=True)
+        offsets = encoded.pop("offset_mapping")[0].tolist()
+        with torch.no_grad():
+            expected = sequence_model(**encoded).logits[0].numpy()
+            token_logits = token_model(**encoded).logits[0].numpy()
+        np.testing.assert_allclose(scores[index], expected, rtol=1e-5, atol=1e-6)
+        assert per_base[index].shape == (len(sequence), 3)
+        for row, (start, end) in enumerate(offsets[1:], start=1):  # <cls> covers no base
+            np.testing.assert_allclose(
+                per_base[index][start:end], np.repeat(token_logits[row : row + 1], end - start, 0), rtol=1e-5, atol=1e-6
+            )
 
 
 # ---- long sequences and windows --------------------------------------------------------------------------------------
@@ -385,10 +363,10 @@ def test_too_long_sequences_raise_naming_them_or_use_windows(tokenizer, tmp_path
     )  # 20 tokens
     task = _random_task(4, 60, 11)
     task.sequences[2] = task.sequences[2] * 4  # 240 bp = 41 tokens
-    assert token_count(task.sequences[2]) == len(tokenizer(task.sequences[2])["input_ids"]) == 41
-    with pytest.raises(ValueError, match=r"sequence 2 is 240 bp = 41 tokens .* context of 20 tokens"):
-        check_sequence_lengths(task, config.context_length)
-    with pytest.raises(ValueError, match="sequence 2 is 240 bp"):
+    assert token_counts(tokenizer, [task.sequences[2]]) == [len(tokenizer(task.sequences[2])["input_ids"])] == [41]
+    with pytest.raises(InputError, match=r"sequence 2 is 240 bp = 41 tokens .* context of 20 tokens"):
+        check_sequence_lengths(task, tokenizer, config.context_length)
+    with pytest.raises(InputError, match="sequence 2 is 240 bp"):
         finetune(config, task, None, None, _settings(tmp_path), tokenizer)
     result = finetune(config, task, None, task, _settings(tmp_path, window_bp=60, stride_bp=30), tokenizer)
     assert set(result.test_metrics) == {"mcc", "f1", "accuracy", "auroc"}
@@ -400,91 +378,6 @@ def test_too_long_sequences_raise_naming_them_or_use_windows(tokenizer, tmp_path
     with torch.no_grad():
         window_logits = [model(**tokenizer(long[s : s + 60], return_tensors="pt")).logits[0].numpy() for s in starts]
     np.testing.assert_allclose(windowed[2], np.mean(window_logits, axis=0), rtol=1e-5, atol=1e-6)
-
-
-# ---- task files ------------------------------------------------------------------------------------------------------
-
-
-def test_task_files_csv_tsv_fasta_datasets_and_nt_layout(tmp_path):
-    rows = [("ACGTGTAC", "1"), ("ttgcaacg", "0"), ("GGGCCCAN", "1")]
-    (tmp_path / "t.csv").write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows))
-    with gzip.open(tmp_path / "t.tsv.gz", "wt") as handle:
-        handle.write("sequence\tlabel\n" + "".join(f"{s}\t{y}\n" for s, y in rows))
-    (tmp_path / "t.fna").write_text("".join(f">seq{i}|{y}\n{s[:4]}\n{s[4:]}\n" for i, (s, y) in enumerate(rows)))
-    import datasets
-
-    datasets.Dataset.from_dict({"sequence": [s for s, _ in rows], "label": [int(y) for _, y in rows]}).save_to_disk(
-        tmp_path / "ds"
-    )
-    for source in ("t.csv", "t.tsv.gz", "t.fna", "ds"):
-        task = load_task(tmp_path / source)
-        assert task.kind == "binary" and task.num_labels == 2, source
-        assert task.sequences == [s for s, _ in rows] and task.labels.tolist() == [1, 0, 1], source
-    assert load_task(tmp_path / "t.fna").names == ["seq0", "seq1", "seq2"]
-
-    (tmp_path / "nt.csv").write_text(
-        "sequence,name,label,task\nACGT,a,0,enhancers\nGGCC,b,2,enhancers_types\nTTAA,c,1,enhancers\n"
-    )
-    enhancers = load_task(tmp_path / "nt.csv", task="enhancers")
-    assert enhancers.sequences == ["ACGT", "TTAA"] and enhancers.names == ["a", "c"]
-    with pytest.raises(ValueError, match="no rows for task 'H3'"):
-        load_task(tmp_path / "nt.csv", task="H3")
-
-    (tmp_path / "kinds.csv").write_text(
-        "sequence,a,b,y,cls\nACGT,1,0,0.5,promoter\nGGCC,0,1,1.25,enhancer\nTTAA,1,1,-2.0,promoter\n"
-    )
-    multilabel = load_task(tmp_path / "kinds.csv", label_columns=["a", "b"])
-    assert multilabel.kind == "multilabel" and multilabel.labels.tolist() == [[1, 0], [0, 1], [1, 1]]
-    regression = load_task(tmp_path / "kinds.csv", label_columns="y")
-    assert regression.kind == "regression" and regression.labels.tolist() == [0.5, 1.25, -2.0]
-    named = load_task(tmp_path / "kinds.csv", label_columns="cls")
-    assert named.label_names == ["enhancer", "promoter"] and named.labels.tolist() == [1, 0, 1]
-
-    with pytest.raises(ValueError, match=r"t.csv: missing column\(s\) target"):
-        load_task(tmp_path / "t.csv", label_columns="target")
-    (tmp_path / "bad.fa").write_text(">seq0\nACGT\n")
-    with pytest.raises(ValueError, match=r"bad.fa, record 0 \('seq0'\): the label must be the last"):
-        load_task(tmp_path / "bad.fa")
-
-
-def test_split_files_agree_on_text_labels_and_kind(tmp_path):
-    (tmp_path / "train.csv").write_text("sequence,label\nACGT,weak\nGGCC,strong\nTTAA,none\n")
-    (tmp_path / "test.csv").write_text("sequence,label\nACGA,weak\nGGCA,none\n")
-    splits = load_task_splits(tmp_path)
-    assert splits["train"].label_names == splits["test"].label_names == ["none", "strong", "weak"]
-    assert splits["test"].labels.tolist() == [2, 0] and splits["test"].kind == "multiclass"
-    (tmp_path / "train.csv").write_text("sequence,label\nACGT,0.5\nGGCC,1.5\n")
-    (tmp_path / "test.csv").write_text("sequence,label\nACGA,1\nGGCA,2\n")
-    assert {t.kind for t in load_task_splits(tmp_path).values()} == {"regression"}  # the train split decides
-
-
-def test_bundled_task_folders_load_with_their_splits():
-    splits = load_task_splits(REPO / "data" / "tasks" / "prom_core_all")
-    assert set(splits) == {"train", "validation", "test"}
-    assert all(t.kind == "binary" and t.num_labels == 2 for t in splits.values())
-    assert {len(s) for s in splits["train"].sequences} == {70}
-
-
-# ---- the 6-mer baseline and a real learning signal ------------------------------------------------------------------
-
-
-def test_kmer_counts_by_hand():
-    counts = kmer_counts(["ACGTACGT", "ACGTANCGTACG", "ACG"], k=6).toarray()
-    index = {
-        kmer: sum("ACGT".index(c) * 4 ** (5 - i) for i, c in enumerate(kmer)) for kmer in ("ACGTAC", "CGTACG", "GTACGT")
-    }
-    assert counts[0].sum() == 3 and all(counts[0, i] == 1 for i in index.values())
-    assert counts[1].sum() == 1 and counts[1, index["CGTACG"]] == 1  # windows containing N are skipped
-    assert counts[2].sum() == 0
-
-
-def test_kmer_baseline_learns_a_real_task_and_not_shuffled_labels():
-    splits = load_task_splits(REPO / "data" / "tasks" / "prom_core_all")
-    real = kmer_baseline(splits["train"], splits["test"], splits["validation"])
-    rng = np.random.default_rng(0)
-    shuffled_train = TaskData(splits["train"].sequences, rng.permutation(splits["train"].labels), "binary", 2)
-    shuffled = kmer_baseline(shuffled_train, splits["test"], splits["validation"])
-    assert real["mcc"] > 0.3 and abs(shuffled["mcc"]) < 0.15
 
 
 def _load_example():

@@ -14,8 +14,8 @@ from nucleotide_transformer_hf import (
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerTokenizerFast,
 )
-from nucleotide_transformer_hf.finetuning import TaskData
 from nucleotide_transformer_hf.probing import layer_embeddings, probe_task
+from nucleotide_transformer_hf.tasks import TaskData
 
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
 
