@@ -4,7 +4,8 @@ score.
 
 The paper probed ten selected layers with hyper-parameter sweeps (nt-reference §5; its pooling is UNVERIFIED). Here
 every layer is probed by default (`layers=` picks some), with fixed, documented hyper-parameters, and the embeddings are
-the mean over the sequence's tokens with `<cls>` and padding excluded (`pool_hidden_states(..., "mean")`).
+the mean over the sequence's tokens with `<cls>` and padding excluded, computed by the inference engine
+(`inference.embed_sequences(..., pooling="mean", layers=[...])`).
 """
 
 import time
@@ -14,15 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .inference import embed_sequences
 from .metrics import task_metrics
-from .modeling_nucleotide_transformer import pool_hidden_states
-from .tasks import TaskData, check_sequence_lengths, split_off
+from .tasks import TaskData, split_off
 
 PROBES = ("logistic", "mlp")
 """Probe classifiers: logistic regression and a one-hidden-layer MLP."""
 
 
-@torch.inference_mode()
 def layer_embeddings(
     model: torch.nn.Module,
     tokenizer,
@@ -31,37 +31,33 @@ def layer_embeddings(
     batch_size: int = 32,
     progress: bool = False,
 ) -> dict[int, np.ndarray]:
-    """Mean-pooled embeddings `(n, hidden)` of each layer, keyed by layer index.
+    """Mean-pooled embeddings `(n, hidden)` of each layer, keyed by layer index: the mean over the sequence's real
+    tokens, `<cls>` and padding excluded (`inference.embed_sequences` with `pooling="mean"`; a sequence longer than
+    the context is windowed and the mean taken over its stitched tokens, by the engine's rule).
 
     Layer 0 is the embedding output, layer i the output of block i, and the last index (`num_hidden_layers`) the final
     block after the final LayerNorm — the `hidden_states` of `output_hidden_states=True`. The model is any of our
     models (the encoder, `model.base_model`, is run) and is left unchanged.
 
     Raises:
-        ValueError: naming the sequence longer than the model's context, or a layer that does not exist.
+        ValueError: naming a layer that does not exist.
     """
-    encoder = model.base_model if hasattr(model, "base_model") else model
-    encoder.eval()
-    count = encoder.config.num_hidden_layers + 1
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    count = base.config.num_hidden_layers + 1
     layers = list(range(count)) if layers is None else [int(layer) for layer in layers]
     wrong = [layer for layer in layers if not 0 <= layer < count]
     if wrong:
         raise ValueError(f"Layers {wrong} do not exist: this model has hidden states 0..{count - 1}.")
-    check_sequence_lengths(
-        TaskData(list(sequences), np.zeros(len(sequences)), "binary", 2), tokenizer, encoder.config.context_length
+    hidden = base.config.hidden_size
+    features = {layer: np.zeros((len(sequences), hidden), dtype=np.float32) for layer in layers}
+    if not sequences or not layers:
+        return features
+    pooled = embed_sequences(
+        model, tokenizer, list(sequences), pooling="mean", layers=layers, batch_size=batch_size, progress=progress
     )
-    device = next(encoder.parameters()).device
-    features = {layer: np.zeros((len(sequences), encoder.config.hidden_size), dtype=np.float32) for layer in layers}
-    order = np.argsort([len(s) for s in sequences], kind="stable")  # similar lengths together: less padding
-    for done, begin in enumerate(range(0, len(order), batch_size)):
-        rows = order[begin : begin + batch_size]
-        encoded = tokenizer([sequences[i] for i in rows], padding=True, return_tensors="pt").to(device)
-        hidden_states = encoder(**encoded, output_hidden_states=True).hidden_states
-        for layer in layers:
-            pooled = pool_hidden_states(hidden_states[layer], encoded["attention_mask"], "mean")
-            features[layer][rows] = pooled.float().cpu().numpy()
-        if progress and (done + 1) % 20 == 0:
-            print(f"  embedded {min(begin + batch_size, len(order))}/{len(order)} sequences", flush=True)
+    for row, per_layer in enumerate(pooled):  # (n_layers, hidden), in the order of `layers`
+        for position, layer in enumerate(layers):
+            features[layer][row] = per_layer[position]
     return features
 
 
