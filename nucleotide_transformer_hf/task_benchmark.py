@@ -9,7 +9,7 @@ Methods (`BENCHMARK_METHODS`):
 * `random`: the same architecture trained from random weights;
 * `kmer`: logistic regression on 6-mer counts.
 
-Tasks are found in data folders laid out as `../shared/data`: a folder with `train`/`dev`/`test` files
+Tasks are found in data folders laid out as in docs/tasks.md: a folder with `train`/`dev`/`test` files
 (`.csv`/`.tsv`/`.fa`, optionally gzipped; GUE, Genomic Benchmarks) is one task; files with a `task` column (the NT
 downstream layout `sequence,name,label,task`) hold one task per value; a `datasets` `save_to_disk` folder is read with
 `datasets`; the published NT benchmark can also be named by its Hub id (`nt_downstream_tasks`, needs network).
@@ -23,7 +23,6 @@ training time.
 import csv
 import fnmatch
 import os
-import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -33,9 +32,22 @@ from typing import Any
 
 import numpy as np
 
+from .dna import strip_sequence_suffix
+from .errors import InputError
 from .finetuning import FinetuneSettings, finetune
 from .kmer_baseline import kmer_baseline
-from .tasks import TaskData, find_split_files, harmonise_splits, load_task, split_off, subsample
+from .probing import PROBES, probe_task
+from .tasks import (
+    TaskData,
+    find_split_files,
+    harmonise_splits,
+    is_task_file_name,
+    load_task,
+    split_off,
+    subsample,
+    task_file_columns,
+    task_values,
+)
 
 BENCHMARK_METHODS = ("ia3", "full", "probing", "random", "kmer")
 """Methods of the benchmark, in table order."""
@@ -121,35 +133,8 @@ class BenchmarkTask:
     notes: list[str]
 
 
-def _columns(path: Path) -> list[str]:
-    import pandas as pd
-
-    if path.name.lower().removesuffix(".gz").endswith((".fa", ".fasta", ".fna")):
-        import gzip
-
-        with open(path, "rb") as probe:
-            opener = gzip.open if probe.read(2) == b"\x1f\x8b" else open
-        with opener(path, "rt") as handle:
-            header = handle.readline()
-        # a labelled FASTA (see `load_task`) names the label after the last '|' of the header's first word
-        return ["sequence", "label"] if header.startswith(">") and "|" in header.split()[0] else ["sequence"]
-    separator = "\t" if path.name.lower().removesuffix(".gz").endswith((".tsv", ".txt")) else ","
-    return list(pd.read_csv(path, sep=separator, nrows=0).columns)
-
-
-def _task_values(path: Path) -> list[str]:
-    import pandas as pd
-
-    separator = "\t" if path.name.lower().removesuffix(".gz").endswith((".tsv", ".txt")) else ","
-    return sorted(pd.read_csv(path, sep=separator, usecols=["task"])["task"].astype(str).unique())
-
-
 def _sequence_tables(folder: Path) -> list[Path]:
-    return [
-        p
-        for p in sorted(folder.iterdir())
-        if p.is_file() and p.name.lower().removesuffix(".gz").endswith((".csv", ".tsv", ".fa", ".fasta", ".fna"))
-    ]
+    return [p for p in sorted(folder.iterdir()) if p.is_file() and is_task_file_name(p)]
 
 
 def _datasets_folder_sources(folder: Path, name: str) -> list[TaskSource]:
@@ -171,9 +156,10 @@ def _datasets_folder_sources(folder: Path, name: str) -> list[TaskSource]:
 
 def find_task_sources(root: str | os.PathLike, skipped: list[str] | None = None) -> list[TaskSource]:
     """Every task under `root` (a folder, searched recursively, or one table file), named by its path relative to
-    `root` (`gue/EMP_H3`, `nt_downstream_revised_sample/enhancers` under `../shared/data`; `root`'s own name when it is
-    a task itself). Folders of tables without a `sequence` and a `label` column (e.g. coordinate-only files), or with
-    several tables not named train/dev/test, are skipped and listed in `skipped`."""
+    `root` (`gue/EMP_H3`, `nt_downstream_revised_sample/enhancers` in data folders laid out as in docs/tasks.md;
+    `root`'s own name when it is a task itself). Task files are tables and FASTA files by `dna`'s suffix rules.
+    Folders whose first task file has no `sequence` and `label` column (e.g. coordinate-only files) or cannot be read,
+    or with several task files not named train/dev/test, are skipped and listed in `skipped`."""
     root = Path(root)
     skipped = skipped if skipped is not None else []
     folders = [root] if root.is_file() else [root, *sorted(p for p in root.rglob("*") if p.is_dir())]
@@ -185,7 +171,7 @@ def find_task_sources(root: str | os.PathLike, skipped: list[str] | None = None)
         else:
             name = folder.relative_to(root).as_posix()
         if folder.is_file():
-            name = re.sub(r"\.(csv|tsv|fa|fasta|fna)(\.gz)?$", "", name, flags=re.IGNORECASE)
+            name = strip_sequence_suffix(name)
         if any(parent in folder.parents for parent in datasets_folders):
             continue  # the splits of a `save_to_disk` folder already read
         if folder.is_dir() and any((folder / f).exists() for f in ("dataset_dict.json", "dataset_info.json")):
@@ -203,12 +189,16 @@ def find_task_sources(root: str | os.PathLike, skipped: list[str] | None = None)
                         skipped.append(f"{name}: {len(tables)} tables and no train/dev/test names")
                     continue
                 files = {"train": tables[0]}
-        columns = _columns(next(iter(files.values())))
+        try:
+            columns = task_file_columns(next(iter(files.values())))
+        except InputError as error:
+            skipped.append(f"{name}: {error}")
+            continue
         if "sequence" not in columns or "label" not in columns:
             skipped.append(f"{name}: no sequence/label columns ({', '.join(columns)})")
             continue
         if "task" in columns:
-            for value in _task_values(next(iter(files.values()))):
+            for value in task_values(next(iter(files.values()))):
                 sources.append(TaskSource(f"{name}/{value}", files, task_value=value))
         else:
             sources.append(TaskSource(name, files))
@@ -219,7 +209,7 @@ def nt_downstream_sources(dataset_id: str, tasks: Sequence[str] | None = None) -
     """The published NT benchmark by Hub id, loaded with `datasets.load_dataset(dataset_id, task)` (one config per
     task, `train` and `test` splits; needs network and is not exercised by the tests)."""
     if dataset_id not in NT_DOWNSTREAM_TASKS:
-        raise ValueError(f"Unknown NT benchmark {dataset_id!r}; known: {', '.join(NT_DOWNSTREAM_TASKS)}.")
+        raise InputError(f"Unknown NT benchmark {dataset_id!r}; known: {', '.join(NT_DOWNSTREAM_TASKS)}.")
     names = tasks or NT_DOWNSTREAM_TASKS[dataset_id]
 
     def loader_for(task: str):
@@ -244,7 +234,7 @@ def select_sources(sources: list[TaskSource], patterns: Sequence[str] | None) ->
     """Sources whose name matches one of the shell patterns (`gue/EMP_*`), or whose last part equals one; all if none.
 
     Raises:
-        ValueError: for a pattern that matches nothing, listing the task names.
+        InputError: for a pattern that matches nothing, listing the task names.
     """
     if not patterns:
         return sources
@@ -252,7 +242,7 @@ def select_sources(sources: list[TaskSource], patterns: Sequence[str] | None) ->
     for pattern in patterns:
         matched = [s for s in sources if fnmatch.fnmatch(s.name, pattern) or s.name.split("/")[-1] == pattern]
         if not matched:
-            raise ValueError(f"No task matches {pattern!r}. Tasks: {', '.join(s.name for s in sources)}.")
+            raise InputError(f"No task matches {pattern!r}. Tasks: {', '.join(s.name for s in sources)}.")
         chosen += [s for s in matched if s not in chosen]
     return chosen
 
@@ -324,9 +314,12 @@ class BenchmarkSettings:
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in BENCHMARK_METHODS]
         if unknown:
-            raise ValueError(f"Unknown method(s) {unknown}; choose from {', '.join(BENCHMARK_METHODS)}.")
+            raise InputError(f"Unknown method(s) {unknown}; choose from {', '.join(BENCHMARK_METHODS)}.")
         if not self.seeds:
-            raise ValueError("Give at least one seed.")
+            raise InputError("Give at least one seed.")
+        unknown = [p for p in self.probes if p not in PROBES]
+        if unknown:
+            raise InputError(f"Unknown probe(s) {unknown}; choose from {', '.join(PROBES)}.")
 
 
 def run_method(
@@ -345,8 +338,6 @@ def run_method(
         metrics = kmer_baseline(task.train, task.test, task.validation, seed=seed)
         seconds = time.perf_counter() - start
     elif method == "probing":
-        from .probing import probe_task
-
         if "encoder" not in cache:
             from .modeling_nucleotide_transformer import NucleotideTransformerModel
             from .tokenization_nucleotide_transformer import NucleotideTransformerTokenizerFast

@@ -1,5 +1,5 @@
 """`nucleotide-transformer evaluate-tasks` on a tiny model and tiny slices of real tasks: the files it writes, and
-task discovery in folders laid out as `../shared/data`."""
+task discovery in data folders laid out as in docs/tasks.md."""
 
 import csv
 import gzip
@@ -17,6 +17,7 @@ from nucleotide_transformer_hf import (
     NucleotideTransformerTokenizerFast,
 )
 from nucleotide_transformer_hf.cli import main
+from nucleotide_transformer_hf.errors import InputError
 from nucleotide_transformer_hf.task_benchmark import find_task_sources, prepare_task, select_sources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,7 +109,7 @@ def test_evaluate_tasks_writes_the_table_csv_and_chart(tiny_model_dir, tmp_path)
     assert width > 500 and height > 300
 
 
-def test_task_discovery_in_a_shared_data_layout(tmp_path):
+def test_task_discovery_in_a_data_folder_layout(tmp_path):
     root = tmp_path / "data"
     _write_gz(root / "gue" / "EMP_X" / "dev.csv.gz", "sequence,label\n" + "ACGTAC,0\nGGCCGG,1\n" * 40)
     _write_gz(root / "gue" / "EMP_X" / "test.csv.gz", "sequence,label\n" + "ACGTAC,0\nGGCCGG,1\n" * 10)
@@ -140,12 +141,12 @@ def test_task_discovery_in_a_shared_data_layout(tmp_path):
 
     assert [s.name for s in select_sources(sources, ["gue/*"])] == ["gue/EMP_X", "gue/tf_9"]
     assert [s.name for s in select_sources(sources, ["H3"])] == ["nt/H3"]
-    with pytest.raises(ValueError, match="No task matches 'H4'"):
+    with pytest.raises(InputError, match="No task matches 'H4'"):
         select_sources(sources, ["H4"])
 
 
 def test_evaluate_tasks_rejects_unknown_methods_and_missing_data(tiny_model_dir, tmp_path, capsys):
-    with pytest.raises(ValueError, match=r"Unknown method\(s\) \['lasso'\]"):
+    with pytest.raises(InputError, match=r"Unknown method\(s\) \['lasso'\]"):
         task_benchmark.BenchmarkSettings(methods=["kmer", "lasso"])
     assert main(["evaluate-tasks", str(tiny_model_dir), str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
     assert "nucleotide-transformer evaluate-tasks: error: no such data folder or file:" in capsys.readouterr().err
