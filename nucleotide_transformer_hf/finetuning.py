@@ -238,7 +238,7 @@ def merge_adapter(model: torch.nn.Module) -> NucleotideTransformerPreTrainedMode
 # ---- training --------------------------------------------------------------------------------------------------------
 
 DEFAULT_LEARNING_RATES = {"ia3": 3e-3, "lora": 5e-4, "full": 1e-4}
-"""Learning rates per method: 3e-3 for IA3 as in the paper's recipe (nt-reference §5, UNVERIFIED), common values for
+"""Learning rates per method: 3e-3 for IA3 as in the paper's recipe (docs/unverified.md#fine-tuning-hyper-parameters, UNVERIFIED), common values for
 LoRA and full fine-tuning."""
 
 

@@ -2,7 +2,7 @@
 regression and a small MLP (scikit-learn); the best layer is chosen on a validation split and reported with its test
 score.
 
-The paper probed ten selected layers with hyper-parameter sweeps (nt-reference §5; its pooling is UNVERIFIED). Here
+The paper probed ten selected layers with hyper-parameter sweeps (docs/unverified.md#probing-layers-and-pooling; its pooling is UNVERIFIED). Here
 every layer is probed by default (`layers=` picks some), with fixed, documented hyper-parameters, and the embeddings are
 the mean over the sequence's tokens with `<cls>` and padding excluded, computed by the inference engine
 (`inference.embed_sequences(..., pooling="mean", layers=[...])`).

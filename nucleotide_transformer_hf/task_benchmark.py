@@ -103,7 +103,7 @@ NT_DOWNSTREAM_TASKS = {
         "H4K20me1",
     ),
 }
-"""The 18 tasks of each published NT benchmark (nt-reference §6), by Hub dataset id."""
+"""The 18 tasks of each published NT benchmark (docs/tasks.md#published-nt-benchmarks), by Hub dataset id."""
 
 
 @dataclass
