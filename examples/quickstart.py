@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from datasets import concatenate_datasets
-from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline, set_seed
+from datasets import concatenate_datasets, disable_progress_bars
+from transformers import AutoModelForMaskedLM, AutoTokenizer, PrinterCallback, pipeline, set_seed
+from transformers.utils import logging as transformers_logging
 
 from nucleotide_transformer_hf import (
     NucleotideTransformerConfig,
@@ -69,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--mask-copies", type=int, default=6, help="held-out maskings (each scores 15%% of tokens)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-quiet", dest="quiet", action="store_false", help="show the progress bars of datasets and transformers"
+    )
     return parser.parse_args(argv)
 
 
@@ -129,6 +133,7 @@ def pretrain(args: argparse.Namespace, tokenizer, model, data: dict) -> tuple[Pr
         # The paper's shape (linear warm-up from half the peak, then 1/sqrt decay) at a small model's pace.
         schedule=WarmupInverseSqrt(warmup_steps=max(1, args.max_steps // 10), start_factor=0.5),
     )
+    trainer.remove_callback(PrinterCallback)  # the logged losses go to loss_curve.png, not to the terminal
     before = trainer.evaluate()
     start = time.perf_counter()
     trainer.train()
@@ -228,6 +233,9 @@ def embedding_demo(model, tokenizer, held_out, out: Path) -> dict:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.quiet:  # the bars of dataset preparation and of saving/loading weights
+        disable_progress_bars()
+        transformers_logging.disable_progress_bar()
     set_seed(args.seed)
     tokenizer, model = build_model()
     data = load_data(args, tokenizer)
