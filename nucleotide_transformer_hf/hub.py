@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from .dna import context_bp
 from .errors import InputError
 from .loading import check_model_folder
 from .modeling_nucleotide_transformer import (
@@ -122,7 +123,7 @@ def model_card(
         "",
         f"A Nucleotide Transformer ({version} architecture) DNA language model: {parameters / 1e6:.1f} M parameters, "
         f"{config.num_hidden_layers} layers, width {config.hidden_size}, context {config.context_length} tokens "
-        f"(non-overlapping 6-mers, about {(config.context_length - 1) * 6:,} bp).",
+        f"(non-overlapping 6-mers, about {context_bp(config):,} bp).",
         "",
         "## Use",
         "",

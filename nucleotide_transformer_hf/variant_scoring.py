@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .dna import KMER_SIZE, complement, context_tokens, reverse_complement
+from .dna import KMER_SIZE, complement, context_bp, context_tokens, reverse_complement
 from .inference import (
     DEFAULT_BATCH_SIZE,
     WHITESPACE,
@@ -305,7 +305,7 @@ def variant_plan(
     (`dna.context_bp`), `window_snap` to `default_window_snap(window_bp)`; checks `layer`."""
     _check_variant_layer(model, layer)
     capacity = context_tokens(model.config, tokenizer)
-    window_bp = window_bp or capacity * KMER_SIZE
+    window_bp = window_bp or context_bp(model.config, tokenizer)
     return plan_variant_scores(
         tokenizer,
         variants,
