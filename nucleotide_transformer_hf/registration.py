@@ -44,18 +44,23 @@ def auto_model_classes() -> dict[str, tuple[type, type]]:
         AutoModelForTokenClassification,
     )
 
-    from . import modeling_nucleotide_transformer as modeling
+    from .modeling_nucleotide_transformer import (
+        NucleotideTransformerForMaskedLM,
+        NucleotideTransformerForSequenceClassification,
+        NucleotideTransformerForTokenClassification,
+        NucleotideTransformerModel,
+    )
 
     return {
-        "AutoModel": (AutoModel, modeling.NucleotideTransformerModel),
-        "AutoModelForMaskedLM": (AutoModelForMaskedLM, modeling.NucleotideTransformerForMaskedLM),
+        "AutoModel": (AutoModel, NucleotideTransformerModel),
+        "AutoModelForMaskedLM": (AutoModelForMaskedLM, NucleotideTransformerForMaskedLM),
         "AutoModelForSequenceClassification": (
             AutoModelForSequenceClassification,
-            modeling.NucleotideTransformerForSequenceClassification,
+            NucleotideTransformerForSequenceClassification,
         ),
         "AutoModelForTokenClassification": (
             AutoModelForTokenClassification,
-            modeling.NucleotideTransformerForTokenClassification,
+            NucleotideTransformerForTokenClassification,
         ),
     }
 
