@@ -1,62 +1,86 @@
-"""VCF in, zero-shot variant scores out (`nucleotide-transformer score-variants`), and AUROC on a labelled set
-(`nucleotide-transformer evaluate-variants`).
+"""VCF in, zero-shot variant scores out (`nucleotide-transformer score-variants`), streaming at flat memory.
 
     nucleotide-transformer score-variants --vcf calls.vcf.gz --fasta hg19.fa.gz --model MODEL --out scores.tsv
     accelerate launch --multi_gpu --num_processes 4 -m nucleotide_transformer_hf score-variants ...  # sharded
 
 The scores and windows are those of `nucleotide_transformer_hf.pipelines` (same code); this module adds:
 
-* **Reading the VCF** (plain or bgzip/gzip, by content). Each ALT allele of a record is one output row (`allele` =
-  1, 2, ...: multi-allelic records are split). The whole file is refused with a `VcfError` naming the file and line
-  when it is empty, has data before the `#CHROM` header, a header that is not `#CHROM POS ID REF ALT ...`, is not
-  text or not valid gzip, or when *every* data line is malformed. Otherwise a malformed line (fewer than 8 columns,
-  POS not a positive integer, REF not A/C/G/T/N, empty ALT) becomes one row with `allele` 0, status `skipped` and
-  reason `malformed: ...`.
+* **Streaming**: the VCF is read one record at a time (`vcf.iter_vcf`), each record is split and checked
+  (`plan_records`), rows are grouped into chunks (`iter_chunks`), each chunk is scored and written to disk, and the
+  chunk files are streamed into the output. Nothing proportional to the number of records is held (one chunk's rows,
+  a set of finished chunk numbers and a few counters), so a genome-wide call set runs at the memory of a small one.
+* **Reading the VCF** (plain or bgzip/gzip, by content; `vcf.py`). Each ALT allele of a record is one output row
+  (`allele` = 1, 2, ...: multi-allelic records are split). The whole file is refused with a `VcfError` naming the
+  file and line when it is empty, has data before the `#CHROM` header, a header that is not `#CHROM POS ID REF ALT
+  ...`, is not text or not valid gzip, or when *every* data line is malformed; the last (and a file with no `#CHROM`
+  line at all, or gzip that breaks mid-file) only shows at the end of the stream, so the output is only written
+  once the whole VCF has been read, and a refused run leaves neither output nor checkpoint. Otherwise a malformed
+  line (fewer than 8 columns, POS not a positive integer, REF not A/C/G/T/N, empty ALT) becomes one row with
+  `allele` 0, status `skipped` and reason `malformed: ...`.
 * **Contig names**: a VCF contig is looked up as written, then with `chr` added or removed (`MT` ↔ `chrM`). Records
-  whose contig is still unknown are `skipped` (`contig: ...`); if no contig of the VCF is found, the run is refused.
+  whose contig is still unknown are `skipped` (`contig: ...`); if no contig of the VCF is found, the run is refused
+  (at the end of the stream; nothing was scored).
 * **REF check**: the REF of every record is compared with the FASTA; a difference (or a POS past the contig's end)
   makes its rows `flagged` (`mismatch: ...`), never scored.
 * **Outcomes** (`status`): `scored`; `flagged` (REF disagrees with the FASTA); `skipped` with a reason — `indel`,
   `mnv`, `symbolic` (`<DEL>`, `*`, `.`), `allele` (N or non-ACGT alleles), `contig`, `window` (too many N),
   `malformed`. The end of the run prints these counts.
-* **Windows**: centred on the variant and snapped to a grid (`variant_scoring.variant_window`); variants in the same window
-  share its reference and masked passes (`--no-share-windows` recomputes them, same numbers).
+* **Windows**: centred on the variant and snapped to a grid (`variant_scoring.variant_window`); the variants of a
+  window within one chunk share its reference and masked passes (`--no-share-windows` recomputes them, same
+  numbers). On position-sorted input the variants of a window are consecutive, so they always share it.
+* **Chunks** (`iter_chunks`): consecutive output rows in VCF order. A chunk is closed before the first scorable row
+  of a new window once it holds `--chunk-size` scorable rows (or `_chunk_row_limit` rows in all, for stretches of
+  unscorable records), so a window is never split across chunks on sorted input and the numbers do not depend on
+  `--chunk-size`; a run of unscorable rows is cut where it cannot share the chunk's last window.
 * **Output** (`--out`, `.tsv` or `.parquet`): one row per allele in VCF order with the columns of `OUTPUT_COLUMNS`;
   `window_start`/`window_end` are 1-based inclusive FASTA coordinates; scores are empty (null) unless scored. The
-  file is written to a temporary name and renamed, so it is either absent or complete.
-* **Resume**: scored variants are processed in chunks (whole windows, about `--chunk-size` variants each). Each
-  finished chunk is written atomically to `<out>.partial/chunk-NNNNNN.tsv`; `<out>.partial/meta.json` holds a
-  fingerprint of the VCF content, the FASTA's contigs, the model (path, config, weight files) and every scoring
-  option. Rerunning the same command after an interruption computes only the missing chunks and writes the same
-  output file as an uninterrupted run; a different fingerprint is refused unless `--restart`. The folder is deleted
-  when the output is written.
-* **Several processes** (`accelerate launch`, `accelerate.PartialState`): chunk `i` belongs to process
-  `i % num_processes`; every process writes its chunk files, then process 0 merges them into the output. A chunk's
-  numbers do not depend on which process ran it, so the file equals a one-process run's on the same hardware (CPU
-  BLAS rounding may depend on the thread count: `accelerate launch` gives each CPU process `OMP_NUM_THREADS=1`), and
-  the run resumes under any process count. With no GPU, `accelerate launch --multi_gpu --num_processes N` starts N
-  CPU processes in a gloo group (`accelerate_state`).
+  chunk files are streamed into a temporary name (parquet: one row group per `_PARQUET_ROWS` rows, pyarrow's
+  `ParquetWriter`) that is renamed at the end, so the file is either absent or complete.
+* **Resume**: each finished chunk is written atomically to `<out>.partial/chunk-NNNNNN.tsv` (its rows, each with
+  its row number); `<out>.partial/meta.json` holds a fingerprint of the VCF content, the FASTA's contigs, the model
+  (path, config, weight files), every scoring option (`--chunk-size` included) and the checkpoint format.
+  Rerunning the same command after an interruption computes only the missing chunks and writes the same output
+  file as an uninterrupted run; a different fingerprint is refused unless `--restart`. The folder is deleted when
+  the output is written.
+* **Dry run** (`dry_run=True`, `--dry-run`): reads, checks, plans and writes every record exactly as a real run
+  would — the same rows, statuses, reasons and windows (the windows' tokenization included: `window` skips show) —
+  but runs no forward pass: the score columns are empty. The model is only read for its config (context); the
+  checkpoint folder is `<out>.dry-run.partial`, so a dry run never touches a real run's checkpoint.
+* **Several processes** (`accelerate launch`, `accelerate.PartialState`): every process streams the whole VCF and
+  scores chunk `i` when `i % num_processes` is its index; every process writes its chunk files, then process 0
+  merges them into the output. A chunk's numbers do not depend on which process ran it, so the file equals a
+  one-process run's on the same hardware (CPU BLAS rounding may depend on the thread count: `accelerate launch`
+  gives each CPU process `OMP_NUM_THREADS=1`), and the run resumes under any process count. With no GPU,
+  `accelerate launch --multi_gpu --num_processes N` starts N CPU processes in a gloo group (`accelerate_state`).
 """
 
+import contextlib
 import csv
-import gzip
 import hashlib
+import itertools
 import json
 import math
 import os
 import shutil
 import tempfile
-import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .dna import context_bp, is_gzip
+from .dna import context_bp
 from .errors import InputError
 from .inference import DEFAULT_BATCH_SIZE
-from .variant_scoring import SCORE_NAMES, classify_alleles, default_window_snap, score_variants, variant_window
+from .variant_scoring import (
+    SCORE_NAMES,
+    classify_alleles,
+    default_window_snap,
+    score_variants,
+    variant_plan,
+    variant_window,
+)
+from .vcf import VcfError, VcfRecord, iter_vcf, read_vcf, reconcile_contigs
 
 OUTPUT_COLUMNS = (
     "line",
@@ -76,96 +100,8 @@ OUTPUT_COLUMNS = (
 """Columns of the `score-variants` output, in order."""
 
 _INTEGER_COLUMNS = ("line", "allele", "pos", "window_start", "window_end")
-
-
-class VcfError(InputError):
-    """A VCF that cannot be used as a whole; the message names the file and, where there is one, the line."""
-
-
-@dataclass(frozen=True)
-class VcfRecord:
-    """One VCF data line: `line` is its 1-based line number in the file; `problem` is set when it is malformed."""
-
-    line: int
-    chrom: str
-    pos: str
-    id: str
-    ref: str
-    alts: tuple[str, ...]
-    problem: str = ""
-
-
-def _parse_data_line(number: int, text: str) -> VcfRecord:
-    fields = text.split("\t")
-    chrom, pos, vid, ref, alt = (fields + [""] * 5)[:5]
-    problem = ""
-    if len(fields) < 8:
-        problem = f"line {number}: expected at least 8 tab-separated columns, found {len(fields)}"
-    elif not chrom:
-        problem = f"line {number}: empty CHROM"
-    elif not pos.isdigit() or int(pos) < 1:
-        problem = f"line {number}: POS {pos!r} is not a positive integer"
-    elif not ref or set(ref.upper()) - set("ACGTN"):
-        problem = f"line {number}: REF {ref!r} is not a run of A/C/G/T/N"
-    elif not alt or "" in alt.split(","):
-        problem = f"line {number}: ALT {alt!r} has an empty allele"
-    return VcfRecord(number, chrom, pos, vid, ref, tuple(alt.split(",")) if alt else (), problem)
-
-
-def read_vcf(path: str | os.PathLike) -> list[VcfRecord]:
-    """Reads the data lines of a VCF (plain, gzip or bgzip, detected from the content).
-
-    Raises:
-        VcfError: when the file as a whole is not usable (see the module docstring); malformed single lines come back
-            as records with `problem` set instead.
-    """
-    path = os.fspath(path)
-    packed = is_gzip(path)
-    records, header_seen, any_line, number = [], False, False, 0
-    try:
-        with (gzip.open if packed else open)(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    text = raw.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError:
-                    if not header_seen:
-                        raise VcfError(f"{path}, line {number}: not UTF-8 text; is this a VCF?") from None
-                    records.append(VcfRecord(number, "", "", "", "", (), f"line {number}: not UTF-8 text"))
-                    continue
-                if not text.strip():
-                    continue
-                any_line = True
-                if text.startswith("##") and not header_seen:
-                    continue
-                if text.startswith("#") and not header_seen:
-                    if not text.startswith("#CHROM\tPOS\tID\tREF\tALT"):
-                        raise VcfError(
-                            f"{path}, line {number}: the header line must start with #CHROM, POS, ID, REF, ALT "
-                            f"separated by tabs; found {text[:60]!r}."
-                        )
-                    header_seen = True
-                    continue
-                if not header_seen:
-                    raise VcfError(f"{path}, line {number}: data before the '#CHROM' header line; is this a VCF?")
-                if text.startswith("#"):
-                    records.append(VcfRecord(number, "", "", "", "", (), f"line {number}: header line among the data"))
-                    continue
-                records.append(_parse_data_line(number, text))
-    except (OSError, EOFError, zlib.error) as error:
-        if isinstance(error, FileNotFoundError):
-            raise
-        kind = "gzip" if packed else "text"
-        raise VcfError(f"{path}: cannot be read as {kind} after line {number}: {error}") from error
-    if not any_line:
-        raise VcfError(f"{path} is empty: a VCF needs at least the '#CHROM' header line.")
-    if not header_seen:
-        raise VcfError(f"{path}: no '#CHROM' header line; is this a VCF?")
-    if records and all(record.problem for record in records):
-        raise VcfError(
-            f"{path}: none of its {len(records)} data lines is a valid VCF record "
-            f"(first problem: {records[0].problem})."
-        )
-    return records
+_PARQUET_ROWS = 65_536  # rows per parquet row group
+_CHECKPOINT_FORMAT = 2  # chunks of consecutive rows (streaming); part of the resume fingerprint
 
 
 class ReferenceGenome:
@@ -208,19 +144,6 @@ class ReferenceGenome:
         return self._fetch(contig, start, end).upper()
 
 
-def reconcile_contigs(vcf_contigs: Sequence[str], fasta_contigs: Sequence[str]) -> dict[str, str | None]:
-    """Maps each VCF contig name to the FASTA's: as written, else with `chr` added or removed (`MT` ↔ `chrM`)."""
-    fasta = set(fasta_contigs)
-    mapping: dict[str, str | None] = {}
-    for name in vcf_contigs:
-        bare = name[3:] if name.lower().startswith("chr") else name
-        candidates = [name, bare, "chr" + bare]
-        if bare.upper() in ("M", "MT"):
-            candidates += ["chrM", "MT", "M", "chrMT"]
-        mapping[name] = next((candidate for candidate in candidates if candidate in fasta), None)
-    return mapping
-
-
 @dataclass
 class VariantRow:
     """One output row before scoring: an allele of a record, its outcome so far and, if scorable, its window."""
@@ -241,35 +164,29 @@ class VariantRow:
     alt_base: str = ""
 
 
-def plan_vcf(
-    records: Sequence[VcfRecord], genome: ReferenceGenome, window_bp: int, window_snap: int
-) -> list[VariantRow]:
-    """Splits records into allele rows, checks contigs and REF against the FASTA, and gives each SNV its window."""
-    good = [record for record in records if not record.problem]
-    mapping = reconcile_contigs(sorted({record.chrom for record in good}), list(genome.lengths))
-    if good and not any(mapping.values()):
-        raise VcfError(
-            f"None of the VCF's contigs ({', '.join(sorted(mapping)[:5])}{', ...' if len(mapping) > 5 else ''}) is "
-            f"in the FASTA ({', '.join(list(genome.lengths)[:5])}{', ...' if len(genome.lengths) > 5 else ''}), "
-            "even with 'chr' added or removed: are they the same assembly?"
-        )
-    rows = []
+def _contig_error(vcf_contigs: Sequence[str], genome: ReferenceGenome) -> VcfError:
+    names, fasta = sorted(vcf_contigs), list(genome.lengths)
+    return VcfError(
+        f"None of the VCF's contigs ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}) is "
+        f"in the FASTA ({', '.join(fasta[:5])}{', ...' if len(fasta) > 5 else ''}), "
+        "even with 'chr' added or removed: are they the same assembly?"
+    )
+
+
+def plan_records(
+    records: Iterable[VcfRecord], genome: ReferenceGenome, window_bp: int, window_snap: int
+) -> Iterator[VariantRow]:
+    """Splits records into allele rows, checks contigs and REF against the FASTA, and gives each SNV its window; a
+    generator (one record at a time). Raises `VcfError` at the end when no contig of the VCF is in the FASTA."""
+    mapping: dict[str, str | None] = {}  # one entry per contig name
     for record in records:
         if record.problem:
-            rows.append(
-                VariantRow(
-                    record.line,
-                    0,
-                    record.chrom,
-                    record.pos,
-                    record.id,
-                    record.ref,
-                    ",".join(record.alts),
-                    status="skipped",
-                    reason=f"malformed: {record.problem}",
-                )
-            )
+            alt = ",".join(record.alts)
+            reason = f"malformed: {record.problem}"
+            yield VariantRow(record.line, 0, record.chrom, record.pos, record.id, record.ref, alt, "skipped", reason)
             continue
+        if record.chrom not in mapping:
+            mapping.update(reconcile_contigs([record.chrom], list(genome.lengths)))
         contig = mapping[record.chrom]
         status, reason = "scored", ""
         if contig is None:
@@ -305,25 +222,61 @@ def plan_vcf(
                     position = int(record.pos) - 1 + shift
                     row.window = variant_window(genome.lengths[contig], position, window_bp, window_snap)
                     row.offset = position - row.window[0]
-            rows.append(row)
-    return rows
+            yield row
+    if mapping and not any(mapping.values()):
+        raise _contig_error(list(mapping), genome)
+
+
+def plan_vcf(
+    records: Iterable[VcfRecord], genome: ReferenceGenome, window_bp: int, window_snap: int
+) -> list[VariantRow]:
+    """`plan_records` as a list (for small files and tests; `score_vcf` streams)."""
+    return list(plan_records(records, genome, window_bp, window_snap))
+
+
+def _chunk_row_limit(chunk_size: int) -> int:
+    """Rows (scorable or not) after which a chunk is closed at the next row that cannot share its last window."""
+    return max(16 * chunk_size, 4096)
+
+
+def iter_chunks(rows: Iterable[VariantRow], chunk_size: int) -> Iterator[list[VariantRow]]:
+    """Groups rows (in order) into chunks of consecutive rows, each holding about `chunk_size` scorable rows.
+
+    A chunk is closed before the first scorable row of a new window once it holds `chunk_size` scorable rows or
+    `_chunk_row_limit(chunk_size)` rows in all; and before an unscorable row once it holds that many rows, if the
+    row lies past the chunk's last window (another contig or a later position: on sorted input no later row can
+    share that window) or the chunk already holds four times that many. So on sorted input a window is never split,
+    and one chunk in memory is bounded by the row limit and the rows of one window.
+    """
+    if chunk_size < 1:
+        raise InputError(f"chunk_size must be at least 1, got {chunk_size}.")
+    limit = _chunk_row_limit(chunk_size)
+    chunk: list[VariantRow] = []
+    scorable, last = 0, None  # scorable rows in the chunk; (contig, start, end) of its last window
+    for row in rows:
+        if chunk:
+            if row.window is not None:
+                key = (row.contig, *row.window)
+                close = key != last and (scorable >= chunk_size or len(chunk) >= limit)
+            else:
+                past = last is None or row.contig != last[0] or (row.pos.isdigit() and int(row.pos) - 1 >= last[2])
+                close = len(chunk) >= limit and (past or len(chunk) >= 4 * limit)
+            if close:
+                yield chunk
+                chunk, scorable, last = [], 0, None
+        chunk.append(row)
+        if row.window is not None:
+            scorable, last = scorable + 1, (row.contig, *row.window)
+    if chunk:
+        yield chunk
 
 
 def make_chunks(rows: Sequence[VariantRow], chunk_size: int) -> list[list[int]]:
-    """Row indexes of the scorable rows, grouped by window (in order of first appearance) and packed into chunks of
-    at least `chunk_size` rows (a window is never split across chunks)."""
-    by_window: dict[tuple, list[int]] = {}
-    for index, row in enumerate(rows):
-        if row.window is not None:
-            by_window.setdefault((row.contig, *row.window), []).append(index)
-    chunks, current = [], []
-    for members in by_window.values():
-        current += members
-        if len(current) >= chunk_size:
-            chunks.append(current)
-            current = []
-    if current:
-        chunks.append(current)
+    """Row indexes of each chunk of `iter_chunks` (consecutive), for inspection; `score_vcf` streams instead."""
+    chunks, start = [], 0
+    for chunk in iter_chunks(rows, chunk_size):
+        chunks.append(list(range(start, start + len(chunk))))
+        start += len(chunk)
     return chunks
 
 
@@ -358,7 +311,7 @@ def _row_cells(row: VariantRow, result: dict[str, Any] | None = None) -> list[st
     return [format_score(cell) for cell in cells]
 
 
-def _write_atomically(path: Path, write) -> None:
+def _write_atomically(path: Path, write: Callable[[str], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
@@ -371,37 +324,79 @@ def _write_atomically(path: Path, write) -> None:
         raise
 
 
-def write_table(rows: Sequence[Sequence[str]], out: str | os.PathLike) -> None:
-    """Writes output rows (strings, columns `OUTPUT_COLUMNS`) to `.tsv` or `.parquet`, atomically."""
-    out = Path(out)
-    if out.suffix == ".parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError as error:
-            raise ImportError(f"Writing {out} needs pyarrow (pip install pyarrow); or give a .tsv path.") from error
-
-        def convert(name: str, values: list[str]):
-            if name in _INTEGER_COLUMNS:
-                return pa.array([int(v) if v.lstrip("-").isdigit() else None for v in values], pa.int64())
-            if name in SCORE_NAMES:
-                return pa.array([float(v) if v else None for v in values], pa.float64())
-            return pa.array(values, pa.string())
-
-        columns = list(zip(*rows)) if rows else [[] for _ in OUTPUT_COLUMNS]
-        table = pa.table({name: convert(name, list(values)) for name, values in zip(OUTPUT_COLUMNS, columns)})
-        _write_atomically(out, lambda temporary: pq.write_table(table, temporary))
-        return
-    if out.suffix not in (".tsv", ".txt"):
+def _check_out(out: Path) -> None:
+    if out.suffix not in (".tsv", ".txt", ".parquet"):
         raise InputError(f"--out must end in .tsv or .parquet, got {out.name!r}.")
 
-    def write_tsv(temporary: str) -> None:
-        with open(temporary, "w", encoding="utf-8", newline="") as handle:
-            handle.write("\t".join(OUTPUT_COLUMNS) + "\n")
-            for cells in rows:
-                handle.write("\t".join(cells) + "\n")
 
-    _write_atomically(out, write_tsv)
+def _parquet_writer(temporary: str):
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as error:
+        raise ImportError(
+            "Writing a .parquet output needs pyarrow (pip install pyarrow); or give a .tsv path."
+        ) from error
+    types = {name: pa.int64() if name in _INTEGER_COLUMNS else pa.string() for name in OUTPUT_COLUMNS}
+    types.update(dict.fromkeys(SCORE_NAMES, pa.float64()))
+    schema = pa.schema([(name, types[name]) for name in OUTPUT_COLUMNS])
+
+    def convert(name: str, values: Sequence[str]):
+        if name in _INTEGER_COLUMNS:
+            return pa.array([int(v) if v.lstrip("-").isdigit() else None for v in values], pa.int64())
+        if name in SCORE_NAMES:
+            return pa.array([float(v) if v else None for v in values], pa.float64())
+        return pa.array(values, pa.string())
+
+    def write_rows(writer, rows: list[list[str]]) -> None:
+        columns = list(zip(*rows))
+        writer.write_table(pa.table([convert(n, c) for n, c in zip(OUTPUT_COLUMNS, columns)], schema=schema))
+
+    return pq.ParquetWriter(temporary, schema), write_rows
+
+
+@contextlib.contextmanager
+def table_writer(out: str | os.PathLike) -> Iterator[Callable[[list[str]], None]]:
+    """Streams output rows (lists of strings, columns `OUTPUT_COLUMNS`) into `.tsv` or `.parquet` (row groups of
+    `_PARQUET_ROWS`) under a temporary name, renamed to `out` when the block ends without an exception."""
+    out = Path(out)
+    _check_out(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(handle)
+    try:
+        if out.suffix == ".parquet":
+            writer, write_rows = _parquet_writer(temporary)
+            buffer: list[list[str]] = []
+
+            def write(cells: list[str]) -> None:
+                buffer.append(cells)
+                if len(buffer) >= _PARQUET_ROWS:
+                    write_rows(writer, buffer)
+                    buffer.clear()
+
+            try:
+                yield write
+                if buffer:
+                    write_rows(writer, buffer)
+            finally:
+                writer.close()
+        else:
+            with open(temporary, "w", encoding="utf-8", newline="") as stream:
+                stream.write("\t".join(OUTPUT_COLUMNS) + "\n")
+                yield lambda cells: stream.write("\t".join(cells) + "\n")
+        os.replace(temporary, out)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def write_table(rows: Iterable[Sequence[str]], out: str | os.PathLike) -> None:
+    """Writes output rows (strings, columns `OUTPUT_COLUMNS`) to `.tsv` or `.parquet`, atomically."""
+    with table_writer(out) as write:
+        for cells in rows:
+            write(list(cells))
 
 
 def read_table(path: str | os.PathLike) -> list[dict[str, str]]:
@@ -428,17 +423,6 @@ def run_fingerprint(vcf: str | os.PathLike, genome: ReferenceGenome, model, opti
     return digest.hexdigest()
 
 
-def _read_chunk(path: Path, expected: list[int]) -> dict[int, list[str]]:
-    rows = {}
-    with open(path, encoding="utf-8") as handle:
-        for text in handle:
-            index, *cells = text.rstrip("\n").split("\t")
-            rows[int(index)] = cells
-    if sorted(rows) != sorted(expected) or any(len(cells) != len(OUTPUT_COLUMNS) for cells in rows.values()):
-        raise InputError(f"Checkpoint {path} does not hold the rows it should; delete {path.parent} or pass --restart.")
-    return rows
-
-
 def accelerate_state():
     """`accelerate.PartialState` of this process. Several processes with no GPU (`accelerate launch --multi_gpu
     --num_processes N` on a CPU machine, or `ACCELERATE_USE_CPU=1`) join a gloo process group on the CPU."""
@@ -450,6 +434,54 @@ def accelerate_state():
         launched and not torch.cuda.is_available() and not (hasattr(torch, "xpu") and torch.xpu.is_available())
     )
     return PartialState(cpu=use_cpu)
+
+
+def _chunk_text(chunk: list[VariantRow], first: int, genome: ReferenceGenome, score) -> str:
+    """The chunk file's text: each row's number and cells; `score(items)` gives the scorable rows' results."""
+    fetched: dict[tuple, str] = {}
+    items = []
+    for row in chunk:
+        if row.window is not None:
+            key = (row.contig, *row.window)
+            if key not in fetched:
+                fetched[key] = genome.fetch(*key)
+            items.append({"sequence": fetched[key], "position": row.offset, "ref": row.ref_base, "alt": row.alt_base})
+    results = iter(score(items) if items else ())
+    lines = []
+    for number, row in enumerate(chunk, start=first):
+        cells = _row_cells(row, next(results) if row.window is not None else None)
+        lines.append("\t".join([str(number), *cells]) + "\n")
+    return "".join(lines)
+
+
+def _merge_chunks(partial: Path, chunks: int, rows: int, out: Path) -> Counter:
+    """Streams the chunk files into `out` (atomically), checking that they hold rows 0, 1, ... `rows - 1` in order;
+    returns the counts of statuses and of the reasons' categories (`reason:<category>`)."""
+    counts: Counter = Counter()
+    status, reason = OUTPUT_COLUMNS.index("status"), OUTPUT_COLUMNS.index("reason")
+    expected = 0
+    with table_writer(out) as write:
+        for k in range(chunks):
+            path = partial / f"chunk-{k:06d}.tsv"
+            try:
+                handle = open(path, encoding="utf-8", newline="")
+            except FileNotFoundError:
+                raise InputError(f"Checkpoint {path} is missing; delete {partial} or pass --restart.") from None
+            with handle:
+                for text in handle:
+                    number, *cells = text.rstrip("\n").split("\t")
+                    if number != str(expected) or len(cells) != len(OUTPUT_COLUMNS):
+                        raise InputError(
+                            f"Checkpoint {path} does not hold the rows it should; delete {partial} or pass --restart."
+                        )
+                    expected += 1
+                    counts[cells[status]] += 1
+                    if cells[status] != "scored":
+                        counts["reason:" + cells[reason].split(":")[0]] += 1
+                    write(cells)
+        if expected != rows:
+            raise InputError(f"Checkpoint {partial} holds {expected} rows, not {rows}; delete it or pass --restart.")
+    return counts
 
 
 def score_vcf(
@@ -469,8 +501,10 @@ def score_vcf(
     share_windows: bool = True,
     restart: bool = False,
     progress: bool = True,
+    dry_run: bool = False,
 ) -> dict[str, int]:
-    """Scores every allele of a VCF against an indexed FASTA and writes `out` (rules in the module docstring).
+    """Scores every allele of a VCF against an indexed FASTA and writes `out`, streaming (rules in the module
+    docstring). `dry_run=True` writes the same rows, statuses and windows without running the model.
 
     Works in one process or under `accelerate launch` (each process scores its share of the chunks; process 0
     merges). Returns counts: `records` (data lines), `rows`, `scored`, `flagged`, `skipped` (from process 0; 0
@@ -481,14 +515,13 @@ def score_vcf(
         raise InputError(f"chunk_size must be at least 1, got {chunk_size}.")
     state = accelerate_state()
     out = Path(out)
-    if out.suffix not in (".tsv", ".txt", ".parquet"):
-        raise InputError(f"--out must end in .tsv or .parquet, got {out.name!r}.")
+    _check_out(out)
     window_bp = window_bp or context_bp(model.config, tokenizer)
     window_snap = window_snap or default_window_snap(window_bp)
-    records = read_vcf(vcf)
+    records = iter_vcf(vcf)
+    first = next(records, None)  # the problems at the top of a file are refused before anything is written
+    records = itertools.chain([first] if first is not None else [], records)
     genome = ReferenceGenome(fasta)
-    rows = plan_vcf(records, genome, window_bp, window_snap)
-    chunks = make_chunks(rows, chunk_size)
 
     options = {
         "layer": layer,
@@ -501,9 +534,11 @@ def score_vcf(
         "share_windows": share_windows,
         "device": model.device.type,
         "dtype": str(model.dtype),
+        "dry_run": dry_run,
+        "checkpoint_format": _CHECKPOINT_FORMAT,
     }
     fingerprint = run_fingerprint(vcf, genome, model, options)
-    partial = out.with_name(out.name + ".partial")
+    partial = out.with_name(out.name + (".dry-run.partial" if dry_run else ".partial"))
     meta = partial / "meta.json"
     if state.is_main_process:
         if partial.exists() and (restart or not meta.exists()):
@@ -515,88 +550,82 @@ def score_vcf(
             )
         partial.mkdir(parents=True, exist_ok=True)
         if not meta.exists():
-            content = json.dumps({"fingerprint": fingerprint, "chunks": len(chunks)})
+            content = json.dumps({"fingerprint": fingerprint, "format": _CHECKPOINT_FORMAT})
             _write_atomically(meta, lambda t: Path(t).write_text(content))
     state.wait_for_everyone()
+    done = {int(p.name[6:12]) for p in partial.glob("chunk-*.tsv") if p.name[6:12].isdigit()}
 
-    def chunk_path(k: int) -> Path:
-        return partial / f"chunk-{k:06d}.tsv"
+    scoring = {"layer": layer, "pooling": pooling, "both_strands": both_strands, "window_bp": window_bp}
+    scoring.update(window_snap=window_snap, share_windows=share_windows)
+    stats = {"forward_passes": 0}
 
-    done = {k for k in range(len(chunks)) if chunk_path(k).exists()}
-    mine = [k for k in range(len(chunks)) if k % state.num_processes == state.process_index and k not in done]
+    def score(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if dry_run:
+            return variant_plan(model, tokenizer, items, **scoring).results
+        return score_variants(model, tokenizer, items, batch_size=batch_size, stats=stats, **scoring)
+
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(
-            total=sum(len(chunks[k]) for k in mine),
             unit="variant",
             position=state.process_index,
             desc=f"scoring (process {state.process_index})" if state.num_processes > 1 else "scoring",
         )
-    fetched: dict[tuple, str] = {}
-    stats = {"forward_passes": 0}
-    for k in mine:
-        members = chunks[k]
-        items = []
-        for index in members:
-            row = rows[index]
-            key = (row.contig, *row.window)
-            if key not in fetched:
-                fetched.clear()  # windows of a chunk are contiguous in it; keep one chunk's worth
-                fetched[key] = genome.fetch(*key)
-            items.append({"sequence": fetched[key], "position": row.offset, "ref": row.ref_base, "alt": row.alt_base})
-        results = score_variants(
-            model,
-            tokenizer,
-            items,
-            layer=layer,
-            pooling=pooling,
-            both_strands=both_strands,
-            window_bp=window_bp,
-            window_snap=window_snap,
-            batch_size=batch_size,
-            share_windows=share_windows,
-            stats=stats,
-        )
-        text = "".join(
-            "\t".join([str(index), *_row_cells(rows[index], result)]) + "\n" for index, result in zip(members, results)
-        )
-        _write_atomically(chunk_path(k), lambda t, text=text: Path(t).write_text(text, encoding="utf-8"))
+    tally = Counter()
+
+    def counted(stream: Iterable[VcfRecord]) -> Iterator[VcfRecord]:
+        for record in stream:
+            tally["records"] += 1
+            yield record
+
+    try:
+        rows = plan_records(counted(records), genome, window_bp, window_snap)
+        for k, chunk in enumerate(iter_chunks(rows, chunk_size)):
+            first_row = tally["rows"]
+            tally["rows"] += len(chunk)
+            tally["chunks"] += 1
+            if k % state.num_processes != state.process_index or k in done:
+                continue
+            text = _chunk_text(chunk, first_row, genome, score)
+            _write_atomically(partial / f"chunk-{k:06d}.tsv", lambda t, text=text: Path(t).write_text(text, "utf-8"))
+            tally["computed"] += 1
+            if bar is not None:
+                bar.update(sum(row.window is not None for row in chunk))
+    except VcfError:  # a whole-file problem found late in the stream: leave nothing behind
+        if state.is_main_process:
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
+    finally:
         if bar is not None:
-            bar.update(len(members))
-    if bar is not None:
-        bar.close()
+            bar.close()
     state.wait_for_everyone()
 
     counts = Counter()
     if state.is_main_process:
-        cells: dict[int, list[str]] = {}
-        for k, members in enumerate(chunks):
-            cells.update(_read_chunk(chunk_path(k), members))
-        table = [cells[index] if index in cells else _row_cells(row) for index, row in enumerate(rows)]
-        write_table(table, out)
+        counts = _merge_chunks(partial, tally["chunks"], tally["rows"], out)
         shutil.rmtree(partial)
-        status_column, reason_column = OUTPUT_COLUMNS.index("status"), OUTPUT_COLUMNS.index("reason")
-        counts.update(row[status_column] for row in table)
-        reasons = Counter(row[reason_column].split(":")[0] for row in table if row[status_column] != "scored")
+        reasons = Counter({key[7:]: n for key, n in counts.items() if key.startswith("reason:")})
         detail = ", ".join(f"{name} {count}" for name, count in reasons.most_common())
+        resumed = len(done & set(range(tally["chunks"])))
         print(
-            f"score-variants: {len(records)} records, {len(table)} alleles: {counts['scored']} scored, "
+            f"score-variants: {tally['records']} records, {tally['rows']} alleles: {counts['scored']} scored, "
             f"{counts['flagged']} flagged, {counts['skipped']} skipped{f' ({detail})' if detail else ''}; "
-            f"{len(done)} of {len(chunks)} chunks resumed from a checkpoint; wrote {out}",
+            f"{resumed} of {tally['chunks']} chunks resumed from a checkpoint; "
+            f"{'dry run (no forward pass, scores left empty); ' if dry_run else ''}wrote {out}",
             flush=True,
         )
     state.wait_for_everyone()
     return {
-        "records": len(records),
-        "rows": len(rows),
+        "records": tally["records"],
+        "rows": tally["rows"],
         "scored": counts["scored"],
         "flagged": counts["flagged"],
         "skipped": counts["skipped"],
-        "chunks": len(chunks),
-        "chunks_resumed": len(done),
-        "chunks_computed": len(mine),
+        "chunks": tally["chunks"],
+        "chunks_resumed": len(done & set(range(tally["chunks"]))),
+        "chunks_computed": tally["computed"],
         "forward_passes": stats["forward_passes"],
     }
 
@@ -609,12 +638,16 @@ __all__ = [
     "VcfRecord",
     "accelerate_state",
     "format_score",
+    "iter_chunks",
+    "iter_vcf",
     "make_chunks",
+    "plan_records",
     "plan_vcf",
     "read_table",
     "read_vcf",
     "reconcile_contigs",
     "run_fingerprint",
     "score_vcf",
+    "table_writer",
     "write_table",
 ]
