@@ -13,6 +13,7 @@ without a traceback; anything else is a bug and keeps its traceback.
     nucleotide-transformer score-variants --vcf V --fasta F --model M --out scores.tsv
     nucleotide-transformer evaluate-variants --data pairs.csv.gz --model M [--out-dir D]
     nucleotide-transformer evaluate-tasks MODEL DATA... --out D
+    nucleotide-transformer embed --model M (--fasta F [--window W] | --bed B --fasta F | --table T | --dataset D) --out DIR
 """
 
 import argparse
@@ -268,6 +269,93 @@ def _evaluate_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- embed -----------------------------------------------------------------------------------------------------
+
+
+def _embed_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="folder or Hub name of an NT checkpoint (the encoder is used)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (parquet shards + manifest.json)")
+    inputs = parser.add_argument_group("input (one of --fasta, --bed with --fasta, --table, --dataset)")
+    inputs.add_argument("--fasta", type=Path, help="FASTA(.gz): whole records or --window tiles; indexed for --bed")
+    inputs.add_argument("--window", type=int, help="tile each FASTA record with windows of this many bases")
+    inputs.add_argument("--stride", type=int, help="bases between tile starts (default: --window)")
+    inputs.add_argument("--bed", type=Path, help="BED regions (0-based half-open) read from the indexed --fasta")
+    inputs.add_argument("--flank", type=int, default=0, help="bases added on both sides of each BED region")
+    inputs.add_argument("--table", type=Path, help="CSV/TSV(.gz) or parquet table of sequences")
+    inputs.add_argument("--dataset", type=Path, help="a datasets Dataset folder written by save_to_disk")
+    inputs.add_argument("--column", default="sequence", help="table/dataset column with the DNA")
+    inputs.add_argument(
+        "--id-column", default=None, help="table/dataset id column (default: 'id' if present, else the row number)"
+    )
+    parser.add_argument("--pooling", choices=("mean", "cls", "token", "nucleotide"), default="mean")
+    parser.add_argument(
+        "--layers", type=int, nargs="+", default=None, help="hidden-state indexes (default: -1, the last)"
+    )
+    parser.add_argument("--both-strands", action="store_true", help="average with the reverse complement's output")
+    parser.add_argument(
+        "--dtype", choices=("float32", "bfloat16"), default="float32", help="dtype to load the model in"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="windows per forward pass (token budget)"
+    )
+    parser.add_argument("--shard-size", type=int, default=10_000, help="inputs per output shard")
+    parser.add_argument("--restart", action="store_true", help="discard a checkpoint or output of another run")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _embed(args: argparse.Namespace) -> int:
+    if args.bed is not None and args.fasta is None:
+        raise InputError("--bed needs --fasta (the indexed genome the regions are read from).")
+    given = [name for name in ("fasta", "table", "dataset") if getattr(args, name) is not None]
+    if len(given) != 1:
+        raise InputError("give exactly one input: --fasta, --bed with --fasta, --table or --dataset.")
+    if (args.window is not None or args.stride is not None) and (args.bed is not None or args.fasta is None):
+        raise InputError("--window and --stride tile FASTA records; they do not apply to --bed, --table or --dataset.")
+    if args.flank and args.bed is None:
+        raise InputError("--flank applies to --bed regions only.")
+    import torch
+
+    from .embedding_job import BedInput, DatasetInput, FastaInput, TableInput, embed_to_folder
+    from .loading import load_model_and_tokenizer
+    from .variants import accelerate_state
+
+    if args.bed is not None:
+        source = BedInput(args.bed, args.fasta, flank=args.flank)
+    elif args.fasta is not None:
+        source = FastaInput(args.fasta, window=args.window, stride=args.stride)
+    elif args.table is not None:
+        source = TableInput(args.table, column=args.column, id_column=args.id_column)
+    else:
+        source = DatasetInput(args.dataset, column=args.column, id_column=args.id_column)
+    from transformers import AutoModel
+
+    model, tokenizer = load_model_and_tokenizer(
+        args.model, AutoModel, progress=not args.no_progress, dtype=getattr(torch, args.dtype)
+    )
+    model = model.to(accelerate_state().device)
+    layers = -1 if args.layers is None else (args.layers[0] if len(args.layers) == 1 else args.layers)
+    counts = embed_to_folder(
+        model,
+        tokenizer,
+        source,
+        args.out,
+        pooling=args.pooling,
+        layers=layers,
+        both_strands=args.both_strands,
+        batch_size=args.batch_size,
+        shard_size=args.shard_size,
+        restart=args.restart,
+        progress=not args.no_progress,
+    )
+    if accelerate_state().is_main_process:
+        print(
+            f"embed: {counts['inputs']} inputs ({counts['bases']} bp) in {counts['shards']} shards, "
+            f"{counts['shards_resumed']} resumed from a checkpoint; wrote {args.out}",
+            flush=True,
+        )
+    return 0
+
+
 # ---- the command -----------------------------------------------------------------------------------------------
 
 Subcommand = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -294,6 +382,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "Benchmark a model on every task of data folders: IA3, full fine-tune, probing, random init, 6-mer LR.",
         _evaluate_tasks_arguments,
         _evaluate_tasks,
+    ),
+    "embed": (
+        "Embed FASTA records or tiles, BED regions, or table/dataset rows into parquet shards with a manifest.",
+        _embed_arguments,
+        _embed,
     ),
 }
 """name -> (help, function adding the arguments, function running the command)."""
