@@ -127,3 +127,72 @@ def test_every_subcommand_has_help():
     for name in SUBCOMMANDS:
         result = run_cli(name, "--help")
         assert result.returncode == 0 and f"usage: nucleotide-transformer {name}" in result.stdout
+
+
+# ---- embed ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def embed_model(tmp_path_factory):
+    import torch
+
+    from nucleotide_transformer_hf import (
+        NucleotideTransformerConfig,
+        NucleotideTransformerForMaskedLM,
+        NucleotideTransformerTokenizerFast,
+    )
+
+    folder = tmp_path_factory.mktemp("embed-model")
+    config = NucleotideTransformerConfig.from_preset(
+        "v2",
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=66,
+    )
+    torch.manual_seed(0)
+    NucleotideTransformerForMaskedLM(config).save_pretrained(folder)
+    NucleotideTransformerTokenizerFast(vocab_layout="v2", model_max_length=64).save_pretrained(folder)
+    return folder
+
+
+def test_embed_writes_shards_and_a_manifest(tmp_path, embed_model):
+    import json
+
+    import pyarrow.parquet as pq
+
+    table = tmp_path / "seqs.tsv"
+    table.write_text("id\tsequence\na\tACGTACGTAC\nb\tGGGTTTAAACCCN\nc\tACGT\n")
+    out = tmp_path / "emb"
+    result = run_cli(
+        "embed", "--model", str(embed_model), "--table", str(table), "--out", str(out), "--shard-size", "2",
+        "--layers", "0", "1", "--both-strands", "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"embed: 3 inputs (27 bp) in 2 shards, 0 resumed from a checkpoint; wrote {out}" in result.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["options"]["layers"] == [0, 1] and manifest["options"]["both_strands"] is True
+    rows = pq.read_table(out / "data").to_pydict()
+    assert rows["id"] == ["a", "b", "c"] and len(rows["embedding_layer1"][0]) == 32
+
+
+def test_embed_bad_input_is_one_line_exit_2(tmp_path, embed_model):
+    bed = tmp_path / "regions.bed"
+    bed.write_text("NC_000913.3\t0\t100\nchr9\t5\t50\n")
+    fasta = tmp_path / "ref.fa"
+    fasta.write_text(">NC_000913.3\n" + "ACGT" * 100 + "\n")
+    out = tmp_path / "emb"
+    common = ["embed", "--model", str(embed_model), "--out", str(out), "--no-progress"]
+    assert_one_line_error(
+        run_cli(*common, "--bed", str(bed), "--fasta", str(fasta)),
+        "embed",
+        f"{bed}, line 2: contig 'chr9' is not in {fasta}",
+    )
+    table = tmp_path / "seqs.csv"
+    table.write_text("name,dna\nx,ACGT\n")
+    assert_one_line_error(
+        run_cli(*common, "--table", str(table)), "embed", f"{table}, line 1: no column 'sequence' (columns: name, dna)"
+    )
+    assert_one_line_error(run_cli(*common, "--bed", str(bed)), "embed", "--bed needs --fasta")
+    assert not out.exists() and not (tmp_path / "emb.partial").exists()
