@@ -409,7 +409,7 @@ def run_fingerprint(vcf: str | os.PathLike, genome: ReferenceGenome, model, opti
     """Hash of what decides the numbers: VCF bytes, FASTA contigs, model path/config/weight files, options."""
     digest = hashlib.sha256()
     with open(vcf, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+        for block in iter(lambda: handle.read(1 << 16), b""):
             digest.update(block)
     digest.update(json.dumps(genome.lengths, sort_keys=True).encode())
     digest.update(model.config.to_json_string().encode())

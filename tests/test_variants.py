@@ -506,3 +506,214 @@ def test_bundled_clinvar_slice_is_balanced_real_snvs():
     for row in rows:
         diff = [i for i, (a, b) in enumerate(zip(row["ref_seq"], row["alt_seq"])) if a != b]
         assert len(row["ref_seq"]) == len(row["alt_seq"]) == 1024 and diff == [512]
+
+
+# ---- streaming, chunks and dry runs -----------------------------------------------------------------------------
+
+SYNTHETIC_START, SYNTHETIC_END = 9_995_001, 10_110_000  # the real (non-N) sequence of the bundled chr20 slice
+
+
+def write_synthetic_vcf(path: Path, records: int, seed: int = 0) -> Path:
+    """`records` sorted calls on the bundled chr20 slice: mostly SNVs with the FASTA's REF, some multi-allelic, some
+    indels; plain text (or gzip when `path` ends in .gz)."""
+    import pysam
+
+    sequence = pysam.FastaFile(str(GIAB_FASTA)).fetch("chr20", SYNTHETIC_START - 1, SYNTHETIC_END).upper()
+    rng = np.random.default_rng(seed)
+    offsets = np.sort(rng.integers(0, len(sequence) - 2, records))
+    with (gzip.open if path.suffix == ".gz" else open)(path, "wt") as handle:
+        handle.write("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        for i, offset in enumerate(offsets):
+            ref = sequence[offset]
+            alts = [base for base in "ACGT" if base != ref]
+            alt = ",".join(alts[:2]) if i % 7 == 0 else alts[i % 3]
+            if i % 10 == 0:
+                ref, alt = sequence[offset : offset + 2], ref
+            handle.write(f"chr20\t{SYNTHETIC_START + int(offset)}\ts{i}\t{ref}\t{alt}\t.\tPASS\t.\n")
+    return path
+
+
+def test_dry_run_writes_a_real_runs_rows_and_statuses_without_a_forward_pass(loaded, giab_reference, tmp_path):
+    model, tokenizer = loaded
+
+    def refuse(*_):
+        raise AssertionError("a dry run called the model")
+
+    hooks = [module.register_forward_pre_hook(refuse) for module in (model, model.base_model, model.lm_head)]
+    try:
+        summary = score_vcf(
+            model,
+            tokenizer,
+            GIAB_VCF,
+            GIAB_FASTA,
+            tmp_path / "dry.tsv",
+            chunk_size=4,
+            both_strands=True,
+            batch_size=32,
+            progress=False,
+            dry_run=True,
+        )
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert summary["forward_passes"] == 0 and summary["scored"] == 186 and summary["rows"] == 222
+    dry, real = read_table(tmp_path / "dry.tsv"), read_table(giab_reference)
+    assert len(dry) == len(real) == 222
+    kept = [name for name in OUTPUT_COLUMNS if name not in SCORE_NAMES]  # ids, status, reason, contig, window
+    assert [[r[name] for name in kept] for r in dry] == [[r[name] for name in kept] for r in real]
+    assert all(not r[name] for r in dry for name in SCORE_NAMES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dry.tsv"]  # its checkpoint folder is gone
+
+
+def test_output_does_not_depend_on_chunk_size(model_dir, giab_reference, tmp_path):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the reference
+    try:
+        for size in ("1", "7", "100000"):
+            out = tmp_path / f"scores_{size}.tsv"
+            options = [*RUN[RUN.index("--both-strands") :], "--chunk-size", size]
+            assert (
+                cli.main(
+                    [
+                        "score-variants",
+                        "--vcf",
+                        str(GIAB_VCF),
+                        "--fasta",
+                        str(GIAB_FASTA),
+                        "--model",
+                        str(model_dir),
+                        "--out",
+                        str(out),
+                        *options,
+                    ]
+                )
+                == 0
+            )
+            assert out.read_bytes() == giab_reference.read_bytes(), size
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_chunks_are_consecutive_rows_and_never_split_a_window():
+    rows = plan_vcf(read_vcf(GIAB_VCF), ReferenceGenome(GIAB_FASTA), 378, 42)
+    for size in (1, 4, 50):
+        chunks = list(variants.iter_chunks(rows, size))
+        assert [row for chunk in chunks for row in chunk] == rows  # every row once, in order
+        windows = [{(r.contig, *r.window) for r in chunk if r.window} for chunk in chunks]
+        assert all(not a & b for i, a in enumerate(windows) for b in windows[i + 1 :])  # a window in one chunk
+        counts = [sum(r.window is not None for r in chunk) for chunk in chunks]
+        assert all(count >= size for count in counts[:-1])
+        assert [len(c) for c in make_chunks(rows, size)] == [len(c) for c in chunks]
+    # A long run of unscorable rows is cut at the row limit (bounded memory), where no later row shares a window.
+    limit = variants._chunk_row_limit(4)
+    indels = [
+        variants.VariantRow(i, 1, "chr20", str(i + 1), ".", "AC", "A", "skipped", "indel") for i in range(limit * 2 + 5)
+    ]
+    assert [len(chunk) for chunk in variants.iter_chunks(indels, 4)] == [limit, limit, 5]
+
+
+def test_parquet_output_is_written_in_row_groups_that_hold_the_tsv_table(model_dir, loaded, tmp_path, monkeypatch):
+    pyarrow_parquet = pytest.importorskip("pyarrow.parquet")
+    monkeypatch.setattr(variants, "_PARQUET_ROWS", 50)
+    model, tokenizer = loaded
+    for suffix in ("tsv", "parquet"):
+        score_vcf(model, tokenizer, GIAB_VCF, GIAB_FASTA, tmp_path / f"dry.{suffix}", progress=False, dry_run=True)
+    parquet = pyarrow_parquet.ParquetFile(tmp_path / "dry.parquet")
+    assert parquet.metadata.num_row_groups == 5  # 222 rows, 50 a group
+    table, tsv = parquet.read().to_pylist(), read_table(tmp_path / "dry.tsv")
+    assert [[str(a[n]) if a[n] is not None else "" for n in OUTPUT_COLUMNS] for a in table] == [
+        [b[n] for n in OUTPUT_COLUMNS] for b in tsv
+    ]
+
+
+def test_the_reader_is_lazy(tmp_path):
+    """The first record comes out before the reader gets to a break near the end of a large gzip file."""
+    path = write_synthetic_vcf(tmp_path / "big.vcf.gz", 50_000)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 20])  # the tail cut off: the stream breaks near line 50,000
+    records = variants.iter_vcf(path)
+    first = next(records)
+    assert (first.line, first.id, first.problem) == (3, "s0", "")
+    assert next(records).id == "s1"
+    with pytest.raises(VcfError, match=r"cannot be read as gzip after line (\d+)") as raised:
+        read_vcf(path)
+    assert int(re.search(r"after line (\d+)", str(raised.value))[1]) > 40_000
+
+
+def test_memory_of_a_dry_run_does_not_grow_with_the_vcf(loaded, tmp_path):
+    """Peak Python allocations (tracemalloc: deterministic, not timed) of a whole dry run, 10x more records."""
+    import tracemalloc
+
+    model, tokenizer = loaded
+    peaks = {}
+    for records in (500, 1_000, 10_000):  # the first one warms up caches and imports
+        vcf = write_synthetic_vcf(tmp_path / f"calls_{records}.vcf", records)
+        tracemalloc.start()
+        try:
+            summary = score_vcf(
+                model,
+                tokenizer,
+                vcf,
+                GIAB_FASTA,
+                tmp_path / f"{records}.tsv",
+                chunk_size=64,
+                progress=False,
+                dry_run=True,
+            )
+            peaks[records] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert summary["records"] == records and summary["rows"] > records
+    assert peaks[10_000] < 1.5 * peaks[1_000], peaks
+
+
+LATE_PROBLEMS = {  # found only at the end of the stream, after chunks were written
+    "all_malformed.vcf": b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + b"chr1\tx\t.\tA\tC\t.\t.\t.\n" * 10_000,
+    "no_header.vcf": b"##fileformat=VCFv4.2\n" * 10,
+    "wrong_assembly.vcf": b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + b"chrZ\t5\t.\tA\tC\t.\t.\t.\n" * 5000,
+}
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("empty.vcf", b"", "is empty"),
+        ("data_first.vcf", b"chr1\t1\t.\tA\tC\t.\t.\t.\n", "line 1: data before the '#CHROM' header"),
+        ("bad_header.vcf", b"#CHROM POS ID REF ALT\n", "line 1: the header line must start with #CHROM"),
+        ("binary.vcf", b"\xff\xfe\x00binary", "line 1: not UTF-8 text"),
+        ("garbage.vcf.gz", b"\x1f\x8b\x08\x00garbage", "cannot be read as gzip"),
+        ("all_malformed.vcf", LATE_PROBLEMS["all_malformed.vcf"], "none of its 10000 data lines is a valid VCF"),
+        ("no_header.vcf", LATE_PROBLEMS["no_header.vcf"], "no '#CHROM' header line"),
+        ("wrong_assembly.vcf", LATE_PROBLEMS["wrong_assembly.vcf"], r"None of the VCF's contigs \(chrZ\)"),
+        ("truncated.vcf.gz", None, "cannot be read as gzip after line"),
+    ],
+)
+def test_a_streamed_whole_file_problem_is_refused_and_leaves_nothing(
+    loaded, tmp_path, monkeypatch, name, content, message
+):
+    model, tokenizer = loaded
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    path = inputs / name
+    if content is None:  # a large gzip file that breaks near its end, after many chunks
+        write_synthetic_vcf(path, 20_000)
+        path.write_bytes(path.read_bytes()[:-20])
+    else:
+        path.write_bytes(content)
+    written = []
+    original = variants._write_atomically
+    monkeypatch.setattr(variants, "_write_atomically", lambda p, w: (written.append(p.name), original(p, w)))
+    results = tmp_path / "results"
+    with pytest.raises(VcfError, match=message) as raised:
+        score_vcf(
+            model, tokenizer, path, GIAB_FASTA, results / "scores.tsv", chunk_size=4, progress=False, dry_run=True
+        )
+    if "contigs" not in message:
+        assert str(path) in str(raised.value)
+    assert not results.exists() or not list(results.iterdir())  # no output, no checkpoint, no temporary file
+    if name in LATE_PROBLEMS or content is None:
+        assert (
+            any(n.startswith("chunk-") for n in written) or name == "no_header.vcf"
+        )  # chunks were written, then removed
+    else:
+        assert written == []  # refused before the checkpoint folder was made
