@@ -122,7 +122,7 @@ def test_every_subcommand_has_help():
     from nucleotide_transformer_hf.cli import SUBCOMMANDS
 
     assert sorted(SUBCOMMANDS) == sorted(
-        ["presets", "convert", "push", "score-variants", "evaluate-variants", "evaluate-tasks"]
+        ["presets", "convert", "push", "score-variants", "evaluate-variants", "evaluate-tasks", "embed"]
     )
     for name in SUBCOMMANDS:
         result = run_cli(name, "--help")
