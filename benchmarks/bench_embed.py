@@ -32,7 +32,8 @@ REPO = BENCHMARKS.parent
 sys.path.insert(0, str(BENCHMARKS))
 
 MEMORY_SCRIPT = """
-import resource, sys, random, torch
+import sys, random, torch
+from bench_streaming import peak_rss_mb  # VmHWM: ru_maxrss would carry the parent's peak over fork and exec
 from nucleotide_transformer_hf import (NucleotideTransformerConfig, NucleotideTransformerForMaskedLM,
     NucleotideTransformerTokenizerFast)
 from nucleotide_transformer_hf.dna import read_fasta
@@ -53,11 +54,11 @@ config = NucleotideTransformerConfig.from_preset("v2", hidden_size=32, num_hidde
 model = NucleotideTransformerForMaskedLM(config).eval()
 tokenizer = NucleotideTransformerTokenizerFast(vocab_layout="v2", model_max_length=128)
 import pyarrow.parquet
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+before = peak_rss_mb()
 counts = embed_to_folder(model, tokenizer, FastaInput(folder + "/in.fa"), folder + "/out", progress=False,
     shard_size=1000)
 assert counts["inputs"] == count, counts
-print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(before, peak_rss_mb())
 """
 
 
@@ -117,7 +118,7 @@ def _memory(args: argparse.Namespace) -> dict[str, float]:
     unit = 10 if args.quick else 20
     genome = str(REPO / "data" / "genomes" / "ecoli_K12_MG1655_NC_000913.3_1-120000.fa.gz")
     script = MEMORY_SCRIPT.format(genome=genome)
-    env = {**probe_env(), "CUDA_VISIBLE_DEVICES": "", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**probe_env(), "CUDA_VISIBLE_DEVICES": "", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(BENCHMARKS)}
     results = {}
     for factor in (10, 100, 1000):
         with tempfile.TemporaryDirectory() as folder:

@@ -9,8 +9,8 @@ process.
   deletion. Records get denser as the file grows (the slice is 115 kb), so the larger files also have more variants
   per window.
 * Each size runs `score_vcf(..., dry_run=True)` (reads, checks, plans, tokenizes the windows and writes every row,
-  no forward pass) in a fresh `python` process, which reports its peak RSS (`resource.getrusage(RUSAGE_SELF)
-  .ru_maxrss`, torch and the model included) and the RSS peak before the call; the keys give both, the records/s,
+  no forward pass) in a fresh `python` process, which reports its peak RSS (`VmHWM` of `/proc/self/status`,
+  torch and the model included; see `peak_rss_mb`) and the RSS peak before the call; the keys give both, the records/s,
   and the ratio of the largest file's peak to the smallest's (the target: at most 1.5).
 * Two small real runs (full: 1,000 / 10,000 records; `--quick`: 500 / 5,000) score every SNV on the same tiny
   random model (v2 shape, 2 layers of width 64, 64-token context = 378 bp windows) on `--device`.
@@ -65,12 +65,11 @@ def _child(spec: dict) -> dict:
     """In a fresh process: the tiny model, then one `score_vcf`; peak RSS before and after (MB), seconds, summary."""
     import contextlib
     import io
-    import resource
 
     from nucleotide_transformer_hf.variants import score_vcf
 
     model, tokenizer = _tiny_model(spec["device"])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = peak_rss_mb()
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         summary = score_vcf(
@@ -84,8 +83,16 @@ def _child(spec: dict) -> dict:
             batch_size=64,
         )
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     return {"peak_rss_mb": peak, "rss_before_mb": before, "seconds": seconds, **summary}
+
+
+def peak_rss_mb() -> float:
+    """This process's RSS high-water mark (`VmHWM`, per address space, so it starts afresh at exec). Not
+    `ru_maxrss`: Linux carries that over fork and exec, so a child of a large parent (benchmarks/run.py after its
+    model benchmarks) would report the parent's peak."""
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:")) / 1024
 
 
 def run_child(vcf: Path, out: Path, device: str, dry_run: bool) -> dict:

@@ -436,10 +436,18 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, float]]] = {
 
 def _register_benchmark_modules() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_embed import bench_embed
+    from bench_streaming import bench_streaming
     from bench_training import bench_training
     from bench_variants import bench_embedding, bench_variants
 
-    BENCHMARKS.update(training=bench_training, embedding=bench_embedding, variants=bench_variants)
+    BENCHMARKS.update(
+        training=bench_training,
+        embedding=bench_embedding,
+        variants=bench_variants,
+        embed=bench_embed,
+        streaming=bench_streaming,
+    )
 
 
 def _fmt(value: float, digits: int = 0) -> str:
@@ -554,6 +562,36 @@ def summary_table(record: dict) -> list[str]:
             lambda: (
                 f"not shared {r[tag + 'no_sharing_variants_per_s']:,.0f} var/s ({r[tag + 'forward_passes_no_sharing']:,.0f})"
             ),
+            lambda: f"{r[key]:.2f}×",
+        )
+    for key in sorted(k for k in r if k.startswith("embed_") and k.endswith("_speedup_over_plain_loop")):
+        tag = key.removesuffix("_speedup_over_plain_loop")
+        row(
+            [key],
+            f"`embed` to parquet shards, {r[tag + '_sequences']:,.0f} real sequences of mixed length, mean pooling",
+            lambda: f"{r[tag + '_embed_to_folder_sequences_per_s']:,.0f} seq/s",
+            lambda: f"plain transformers loop {r[tag + '_plain_transformers_loop_sequences_per_s']:,.0f} seq/s",
+            lambda: f"{r[key]:.2f}×",
+        )
+    memory = sorted(
+        (int(k.split("_")[2]), k) for k in r if k.startswith("embed_memory_") and k.endswith("_peak_rss_mb")
+    )
+    if len(memory) >= 2 and "embed_memory_rss_ratio_1000x_to_10x" in r:
+        (small, small_key), (large, large_key) = memory[0], memory[-1]
+        row(
+            [large_key],
+            f"`embed` peak RSS, {large:,} inputs against {small:,} (pooled output, tiny model)",
+            lambda: f"{r[large_key]:,.0f} MB",
+            lambda: f"{r[small_key]:,.0f} MB",
+            lambda: f"{r['embed_memory_rss_ratio_1000x_to_10x']:.2f}×",
+        )
+    for key in sorted(k for k in r if k.startswith("streaming_dry_run_peak_rss_ratio_")):
+        large, small = (int(part) for part in key.removeprefix("streaming_dry_run_peak_rss_ratio_").split("_")[:3:2])
+        row(
+            [key],
+            f"`score-variants --dry-run` peak RSS, {large:,} VCF records against {small:,}",
+            lambda: f"{r[f'streaming_dry_run_{large}_records_peak_rss_mb']:,.0f} MB",
+            lambda: f"{r[f'streaming_dry_run_{small}_records_peak_rss_mb']:,.0f} MB",
             lambda: f"{r[key]:.2f}×",
         )
     return ["| benchmark | ours | baseline | ratio |", "| --- | ---: | ---: | ---: |", *rows]

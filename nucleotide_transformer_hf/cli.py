@@ -131,6 +131,12 @@ def _score_variants_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", type=int, default=256, help="variants per checkpointed chunk")
     parser.add_argument("--no-share-windows", action="store_true", help="recompute reference passes per variant")
     parser.add_argument("--restart", action="store_true", help="discard a checkpoint left by another run")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read, check, plan and write every record as a real run would (same rows, statuses and windows) without "
+        "running the model: the score columns stay empty; for sizing a job",
+    )
 
 
 def _score_variants(args: argparse.Namespace) -> int:
@@ -153,6 +159,7 @@ def _score_variants(args: argparse.Namespace) -> int:
         share_windows=not args.no_share_windows,
         restart=args.restart,
         progress=not args.no_progress,
+        dry_run=args.dry_run,
     )
     return 0
 

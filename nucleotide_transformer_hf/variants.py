@@ -80,7 +80,7 @@ from .variant_scoring import (
     variant_plan,
     variant_window,
 )
-from .vcf import VcfError, VcfRecord, iter_vcf, read_vcf, reconcile_contigs
+from .vcf import VcfError, VcfRecord, iter_vcf, reconcile_contigs
 
 OUTPUT_COLUMNS = (
     "line",
@@ -634,18 +634,13 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "ReferenceGenome",
     "VariantRow",
-    "VcfError",
-    "VcfRecord",
     "accelerate_state",
     "format_score",
     "iter_chunks",
-    "iter_vcf",
     "make_chunks",
     "plan_records",
     "plan_vcf",
     "read_table",
-    "read_vcf",
-    "reconcile_contigs",
     "run_fingerprint",
     "score_vcf",
     "table_writer",

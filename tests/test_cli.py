@@ -91,19 +91,42 @@ def test_a_pickle_without_allow_pickle_is_a_one_line_error(tmp_path, model_witho
     assert not (tmp_path / "out").exists()  # nothing half-written
 
 
-def test_a_bad_vcf_is_a_one_line_error_naming_file_and_line(tmp_path, model_without_tokenizer):
+@pytest.fixture
+def model_dir(tmp_path, model_without_tokenizer):
+    """The tiny model with its tokenizer, in a folder of the test's own."""
     from nucleotide_transformer_hf import NucleotideTransformerTokenizerFast
 
-    NucleotideTransformerTokenizerFast(vocab_layout="v2").save_pretrained(model_without_tokenizer)
+    folder = tmp_path / "model"
+    shutil.copytree(model_without_tokenizer, folder)
+    NucleotideTransformerTokenizerFast(vocab_layout="v2").save_pretrained(folder)
+    return folder
+
+
+def test_a_bad_vcf_is_a_one_line_error_naming_file_and_line(tmp_path, model_dir):
     vcf = tmp_path / "calls.vcf"
     vcf.write_text("chr20\t10\t.\tA\tG\t.\t.\t.\n")
     out = tmp_path / "scores.tsv"
     result = run_cli(
         "score-variants", "--vcf", str(vcf), "--fasta", "data/variants/hg19_chr20_1-10110000.fa.gz",
-        "--model", str(model_without_tokenizer), "--out", str(out), "--no-progress",
+        "--model", str(model_dir), "--out", str(out), "--no-progress",
     )  # fmt: skip
     assert_one_line_error(result, "score-variants", str(vcf), "line 1")
     assert not out.exists()
+
+
+def test_score_variants_dry_run_writes_every_row_with_empty_scores(tmp_path, model_dir):
+    out = tmp_path / "plan.tsv"
+    result = run_cli(
+        "score-variants", "--vcf", "data/variants/giab_chr20_10mb.vcf.gz",
+        "--fasta", "data/variants/hg19_chr20_1-10110000.fa.gz", "--model", str(model_dir), "--out", str(out),
+        "--no-progress", "--dry-run",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    header, *rows = [line.split("\t") for line in out.read_text().splitlines()]
+    scores = [header.index(name) for name in ("cosine_similarity", "mlm_log_ratio")]
+    statuses = {row[header.index("status")] for row in rows}
+    assert len(rows) == 222 and "scored" in statuses and "skipped" in statuses  # 221 records, one with two ALTs
+    assert all(row[i] == "" for row in rows for i in scores)
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch):

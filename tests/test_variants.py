@@ -30,14 +30,12 @@ from nucleotide_transformer_hf.variant_scoring import SCORE_NAMES
 from nucleotide_transformer_hf.variants import (
     OUTPUT_COLUMNS,
     ReferenceGenome,
-    VcfError,
     make_chunks,
     plan_vcf,
     read_table,
-    read_vcf,
-    reconcile_contigs,
     score_vcf,
 )
+from nucleotide_transformer_hf.vcf import VcfError, iter_vcf, read_vcf, reconcile_contigs
 
 BUNDLED = Path(__file__).resolve().parent.parent / "data" / "variants"
 GIAB_VCF = BUNDLED / "giab_chr20_10mb.vcf.gz"
@@ -631,7 +629,7 @@ def test_the_reader_is_lazy(tmp_path):
     path = write_synthetic_vcf(tmp_path / "big.vcf.gz", 50_000)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 20])  # the tail cut off: the stream breaks near line 50,000
-    records = variants.iter_vcf(path)
+    records = iter_vcf(path)
     first = next(records)
     assert (first.line, first.id, first.problem) == (3, "s0", "")
     assert next(records).id == "s1"

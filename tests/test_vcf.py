@@ -6,7 +6,6 @@ import types
 
 import pytest
 
-from nucleotide_transformer_hf import variants, vcf
 from nucleotide_transformer_hf.vcf import VcfError, iter_vcf, read_vcf, reconcile_contigs
 
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
@@ -19,7 +18,6 @@ def test_the_reader_is_a_generator_and_read_vcf_its_list(tmp_path):
     assert isinstance(records, types.GeneratorType)
     assert [(r.line, r.id, r.alts, r.problem) for r in records] == [(3, "a", ("C", "G"), ""), (5, "b", ("A",), "")]
     assert read_vcf(path) == list(iter_vcf(path))
-    assert variants.read_vcf is read_vcf and variants.VcfError is VcfError  # the names score-variants exports
 
 
 def test_malformed_lines_come_back_as_records_with_their_problem(tmp_path):
@@ -78,5 +76,4 @@ def test_a_gzip_file_that_breaks_midway_yields_its_records_up_to_the_break(tmp_p
 
 
 def test_contig_names_are_reconciled_in_the_reader_module():
-    assert vcf.reconcile_contigs is variants.reconcile_contigs
     assert reconcile_contigs(["chrMT", "X"], ["MT", "chrX"]) == {"chrMT": "MT", "X": "chrX"}
