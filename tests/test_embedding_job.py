@@ -5,9 +5,11 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -356,6 +358,35 @@ def test_two_processes_under_accelerate_launch_write_the_one_process_folder(mode
     assert result.stdout.count("embed:") == 1  # one summary, from process 0
     assert read_manifest(out)["counts"]["shards"] > 2
     assert folder_bytes(out) == folder_bytes(reference)
+
+
+def test_a_killed_run_leaves_nothing_final_and_resumes_to_the_identical_folder(model_dir, tmp_path):
+    """SIGKILL in the middle of a real `embed` process (not an exception it could clean up after), then the same
+    command again: the folder equals an uninterrupted run's byte for byte, and nothing partial sits under its name."""
+    run = ["--fasta", str(ECOLI), "--window", "600", "--stride", "300", "--shard-size", "4", "--no-progress"]
+    command = [sys.executable, "-m", "nucleotide_transformer_hf", "embed", "--model", str(model_dir), *run]
+    reference = tmp_path / "reference"
+    done = subprocess.run([*command, "--out", str(reference)], env=subprocess_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    total = read_manifest(reference)["counts"]["shards"]
+
+    out, partial = tmp_path / "out", tmp_path / "out.partial"
+    process = subprocess.Popen([*command, "--out", str(out)], env=subprocess_env(), stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while not list(partial.glob("data/*.parquet")):  # until the first shard is written
+        assert process.poll() is None, process.communicate()[1].decode()[-2000:]
+        assert time.monotonic() < deadline, "no shard after 240 s"
+        time.sleep(0.005)  # polling another process's progress; no test logic waits on time
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    finished = len(list((partial / "data").glob("*.parquet")))
+    assert 0 < finished < total, (finished, total)  # killed mid-run
+    assert not out.exists()  # nothing under the final name
+
+    resumed = subprocess.run([*command, "--out", str(out)], env=subprocess_env(), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert folder_bytes(out) == folder_bytes(reference) and not partial.exists()
 
 
 # ---- bad input ------------------------------------------------------------------------------------------------
