@@ -39,7 +39,7 @@ Embedding rules (`embed_sequences`, the `"dna-embedding"` pipeline):
 """
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +72,8 @@ class ForwardPass:
 
     `ids` starts with `<cls>`. `read` is `"sum"` (sum and count of the hidden vectors at positions `[start, stop)`),
     `"tokens"` (the vectors at `[start, stop)`), `"cls"` (position 0), `"log_probs"` (masked-LM log-probabilities
-    over the vocabulary at `position`) or `"logits"` (the task head's output: `(labels,)` for a sequence head,
+    over the vocabulary at `position`; with `positions`, at each of them, and with `targets` as well, only the
+    log-probability of `targets[j]` at `positions[j]`) or `"logits"` (the task head's output: `(labels,)` for a sequence head,
     `(stop - start, labels)` for a token head). `"logits"` runs the whole model (a peft-wrapped one too); the other
     reads run its encoder only, so a call cannot mix the two.
     """
@@ -82,6 +83,8 @@ class ForwardPass:
     start: int = 1
     stop: int = 0
     position: int = 0
+    positions: tuple[int, ...] = ()
+    targets: tuple[int, ...] = ()
 
 
 def normalise_layers(config, layers: int | Sequence[int]) -> tuple[list[int], bool]:
@@ -110,6 +113,7 @@ def run_forward_passes(
     pad_token_id: int = 1,
     progress: bool = False,
     description: str = "forward passes",
+    before_batch: Callable[[list[int]], None] | None = None,
 ) -> list[Any]:
     """Runs `passes` sorted by length in batches and returns what each one asks for, in input order.
 
@@ -119,13 +123,21 @@ def run_forward_passes(
 
     `"sum"` gives `(sums (n_layers, hidden), count)`, `"tokens"` `(n_layers, stop - start, hidden)`, `"cls"`
     `(n_layers, hidden)`, all float32 numpy at the hidden-state indexes `layers`; `"log_probs"` a float32 vector
-    over the vocabulary (needs a model with an `lm_head`); `"logits"` the head's float32 logits (see `ForwardPass`).
+    over the vocabulary (needs a model with an `lm_head`), `(len(positions), vocab)` with `positions`, or
+    `(len(positions),)` with `targets`; `"logits"` the head's float32 logits (see `ForwardPass`).
+
+    `before_batch`, if given, is called with the indexes (into `passes`) of each batch's rows, in row order, just before
+    that batch runs: a forward hook that aggregates inside the model (attention statistics) knows which pass each row
+    of the batch is.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     unknown = sorted({p.read for p in passes} - set(READS))
     if unknown:
         raise ValueError(f"Unknown read {unknown[0]!r}; one of {READS}.")
+    for index, p in enumerate(passes):
+        if p.targets and len(p.targets) != len(p.positions):
+            raise ValueError(f"Pass {index}: {len(p.targets)} targets for {len(p.positions)} positions.")
     head = any(p.read == "logits" for p in passes)
     if head and any(p.read != "logits" for p in passes):
         raise ValueError("'logits' passes run the whole model; run them in a call of their own.")
@@ -163,6 +175,8 @@ def run_forward_passes(
                 for row, i in enumerate(members):
                     ids[row, : len(passes[i].ids)] = passes[i].ids
                     mask[row, : len(passes[i].ids)] = 1
+                if before_batch is not None:
+                    before_batch(list(members))
                 inputs = {
                     "input_ids": torch.from_numpy(ids).to(device),
                     "attention_mask": torch.from_numpy(mask).to(device),
@@ -228,12 +242,24 @@ def _read_batch(passes, members, stack, last_hidden, lm_head, results) -> None:
     for row, i in rows["tokens"]:
         results[i] = stack[row, :, passes[i].start : passes[i].stop].cpu().numpy()
     if rows["log_probs"]:
-        index = torch.tensor([row for row, _ in rows["log_probs"]], device=stack.device)
-        position = torch.tensor([passes[i].position for _, i in rows["log_probs"]], device=stack.device)
+        # one (row, position) pair per read-out; a pass with `positions` owns a run of them
+        pairs = [(row, pos) for row, i in rows["log_probs"] for pos in (passes[i].positions or (passes[i].position,))]
+        index = torch.tensor([row for row, _ in pairs], device=stack.device, dtype=torch.long)
+        position = torch.tensor([pos for _, pos in pairs], device=stack.device, dtype=torch.long)
         logits = lm_head(last_hidden[index, position].double())
-        log_probs = torch.log_softmax(logits, dim=-1).float().cpu().numpy()
-        for k, (_, i) in enumerate(rows["log_probs"]):
-            results[i] = log_probs[k]
+        log_probs = torch.log_softmax(logits, dim=-1)
+        start = 0
+        for _, i in rows["log_probs"]:
+            p = passes[i]
+            count = len(p.positions) or 1
+            block = log_probs[start : start + count]
+            if p.targets:
+                targets = torch.tensor(p.targets, device=block.device, dtype=torch.long)
+                results[i] = block.gather(1, targets[:, None])[:, 0].float().cpu().numpy()
+            else:
+                block = block.float().cpu().numpy()
+                results[i] = block if p.positions else block[0]
+            start += count
 
 
 # ---- embeddings -----------------------------------------------------------------------------------------------

@@ -137,3 +137,24 @@ def test_token_counts_are_the_tokenizers_own(tiny):
     assert token_counts(tokenizer, sequences) == [2, 3, 4, 2, 101]
     for sequence in sequences[:4]:
         assert token_counts(tokenizer, [sequence])[0] == len(tokenizer(sequence)["input_ids"])
+
+
+def test_log_probs_at_several_positions_equal_one_position_reads_and_targets_pick_from_them(tiny):
+    model, tokenizer = tiny
+    ids = np.array([tokenizer.cls_token_id, *tokenizer(random_dna(120, 5), add_special_tokens=False)["input_ids"]])
+    positions, targets = (1, 4, 9, 20), tuple(int(ids[p]) for p in (1, 4, 9, 20))
+    passes = [ForwardPass(ids, "log_probs", position=p) for p in positions]
+    passes += [
+        ForwardPass(ids, "log_probs", positions=positions),
+        ForwardPass(ids, "log_probs", positions=positions, targets=targets),
+    ]
+    seen = []
+    results = run_forward_passes(model, passes, batch_size=2, before_batch=seen.append)
+    block, picked = results[-2], results[-1]
+    assert block.shape == (4, model.config.vocab_size) and picked.shape == (4,)
+    for k in range(4):
+        np.testing.assert_allclose(block[k], results[k], rtol=1e-6, atol=1e-6)
+        assert picked[k] == block[k, targets[k]]
+    assert sorted(i for batch in seen for i in batch) == list(range(len(passes)))  # each pass in exactly one batch
+    with pytest.raises(ValueError, match="Pass 0: 1 targets for 2 positions"):
+        run_forward_passes(model, [ForwardPass(ids, "log_probs", positions=(1, 2), targets=(5,))])
