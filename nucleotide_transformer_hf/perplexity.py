@@ -49,7 +49,8 @@ BaseLabels = Callable[[str, int, int], tuple[np.ndarray, Sequence[str]]]
 unlabelled bases) and the element names the codes index."""
 
 SUM_COLUMNS = ("masked_tokens", "masked_bases", "loss_sum")
-TABLE_NAMES = ("windows", "records", "species", "elements")
+TABLE_NAMES = ("windows", "records", "species", "elements", "window_elements")
+"""The TSV files `write_perplexity` writes (the last two only with element labels)."""
 
 _N_BASES = str.maketrans("", "", "ACGTacgt")
 
