@@ -21,14 +21,22 @@ from run import summary_table  # noqa: E402
 README = HERE.parent / "README.md"
 RESULTS = HERE / "results"
 START, END = "<!-- performance-table:start -->", "<!-- performance-table:end -->"
+RUN_COMMAND = "python benchmarks/run.py"
 
 
 def newest_results(folder: Path = RESULTS) -> Path:
-    """The benchmark JSON written last (`<date>-<host>.json`; the date sorts first, then modification time)."""
-    files = [path for path in folder.glob("*.json") if path.stem[:4].isdigit()]
-    if not files:
-        raise SystemExit(f"no results JSON in {folder}: run `python benchmarks/run.py --quick` first")
-    return max(files, key=lambda path: (path.stem[:10], path.stat().st_mtime))
+    """The newest record written by `run.py` (other JSON files beside them, such as single-benchmark studies, are
+    skipped): the latest `finished` time, or for older records without one, the date of the file name. File times are
+    not used: a fresh clone gives every file the same one."""
+    records = []
+    for path in folder.glob("*.json"):
+        record = json.loads(path.read_text())
+        if not (isinstance(record.get("machine"), dict) and str(record.get("command", "")).startswith(RUN_COMMAND)):
+            continue
+        records.append((record.get("finished") or path.stem[:10], path.name, path))
+    if not records:
+        raise SystemExit(f"no results of benchmarks/run.py in {folder}: run `python benchmarks/run.py --quick` first")
+    return max(records)[2]
 
 
 def table(path: Path) -> str:

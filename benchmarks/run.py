@@ -436,6 +436,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, float]]] = {
 
 def _register_benchmark_modules() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_attention import bench_attention
     from bench_embed import bench_embed
     from bench_streaming import bench_streaming
     from bench_training import bench_training
@@ -447,6 +448,7 @@ def _register_benchmark_modules() -> None:
         variants=bench_variants,
         embed=bench_embed,
         streaming=bench_streaming,
+        attention=bench_attention,
     )
 
 
@@ -594,6 +596,13 @@ def summary_table(record: dict) -> list[str]:
             lambda: f"{r[f'streaming_dry_run_{small}_records_peak_rss_mb']:,.0f} MB",
             lambda: f"{r[key]:.2f}×",
         )
+    row(
+        ["attention_enrichment_peak_rss_mb", "attention_full_maps_peak_rss_mb"],
+        f"`attention-map` peak RSS, one 2,048-token window, {r.get('attention_layers', 0):.0f} layers x 16 heads",
+        lambda: f"{r['attention_enrichment_peak_rss_mb']:,.0f} MB (layer by layer)",
+        lambda: f"all layers' maps held {r['attention_full_maps_peak_rss_mb']:,.0f} MB",
+        lambda: f"{r['attention_enrichment_peak_rss_mb'] / r['attention_full_maps_peak_rss_mb']:.2f}×",
+    )
     return ["| benchmark | ours | baseline | ratio |", "| --- | ---: | ---: | ---: |", *rows]
 
 
@@ -647,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         record["wall_seconds"][name] = round(time.perf_counter() - start, 1)
         print(f"  {name}: {record['wall_seconds'][name]:.0f} s", flush=True)
     record["wall_seconds"]["total"] = round(time.perf_counter() - started, 1)
+    record["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     record["results"] = results
     path = write_results(record, args.out)
     width = max(map(len, results))

@@ -1,6 +1,7 @@
 """End to end on bundled real DNA: build a small NT-v2 model, pretrain it briefly with masked LM (`Trainer` and the
 library's pretraining pipeline), score held-out DNA against a frequency baseline, fill a masked 6-mer with
-`pipeline("fill-mask")` and embed sequences.
+`pipeline("fill-mask")`, embed sequences, score ClinVar variants zero-shot, fine-tune on a promoter task, and run
+the paper's two analyses (attention over annotated elements, perplexity per element) on the E. coli slice.
 
     python examples/quickstart.py [--data DIR] [--max-steps N] [--out outputs/quickstart]
 
@@ -283,6 +284,32 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(report.markdown)
     print(f"wrote {args.out / 'tasks'}/results.md, results.csv, results.png")
+    analyses(model, tokenizer, args.out)
+
+
+def analyses(model, tokenizer, out: Path) -> None:
+    """The paper's two analyses on the bundled E. coli slice and its RefSeq annotation: attention per layer and head
+    on each element type against background, and masked-LM perplexity per element (6 kb windows)."""
+    from nucleotide_transformer_hf.attention_maps import attention_map
+    from nucleotide_transformer_hf.perplexity import annotation_labels, perplexity_report
+    from nucleotide_transformer_hf.pretraining_data import species_name
+
+    fasta = REPO / "data" / "genomes" / "ecoli_K12_MG1655_NC_000913.3_1-120000.fa.gz"
+    gff = REPO / "data" / "annotations" / "ecoli_K12_MG1655_NC_000913.3_1-120000.gff.gz"
+    summary = attention_map(model, tokenizer, fasta, gff, out / "attention", window_bp=6000, progress=False)
+    print(
+        f"attention over E. coli elements ({summary['windows']} windows of 6 kb): {summary['enriched_cells']} of "
+        f"{summary['tests']} (layer, head, element) cells enriched at 5% FDR; wrote {out / 'attention'}/"
+        f"attention_enrichment.tsv and {len(summary['heatmaps'])} heatmaps (heatmap_<element>.png)"
+    )
+    labels = {species_name(fasta): annotation_labels(fasta, gff)}
+    tables, files = perplexity_report(model, tokenizer, fasta, out / "perplexity", window_bp=6000, base_labels=labels)
+    per_element = tables.elements.sort_values("perplexity")
+    print(
+        "masked-LM perplexity per element (E. coli, 6 kb windows): "
+        + ", ".join(f"{row.element} {row.perplexity:,.0f}" for row in per_element.itertuples())
+        + f"; wrote {files['plot']} and the tables beside it"
+    )
 
 
 if __name__ == "__main__":

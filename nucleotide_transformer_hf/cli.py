@@ -363,6 +363,123 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- analyses: attention over genomic elements, perplexity ---------------------------------------------------
+
+
+def _job_model(args: argparse.Namespace, masked_lm: bool):
+    from transformers import AutoModel, AutoModelForMaskedLM
+
+    from .loading import load_model_and_tokenizer
+    from .variants import accelerate_state
+
+    model_class = AutoModelForMaskedLM if masked_lm else AutoModel
+    model, tokenizer = load_model_and_tokenizer(args.model, model_class, progress=not args.no_progress)
+    return model.to(accelerate_state().device), tokenizer
+
+
+def _attention_map_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="NT model folder (any head; the encoder's attention is read)")
+    parser.add_argument("--fasta", required=True, type=Path, help="FASTA (plain or gzip) of the annotated DNA")
+    annotation = parser.add_mutually_exclusive_group(required=True)
+    annotation.add_argument("--gff", type=Path, help="GFF3 annotation (plain or gzip)")
+    annotation.add_argument("--bed", type=Path, help="BED annotation (plain or gzip; the name column is the element)")
+    parser.add_argument("--out", required=True, type=Path, help="folder for attention.tsv, summary.json, heatmaps")
+    parser.add_argument("--window-bp", type=int, default=None, help="bases per window (default: the model's context)")
+    parser.add_argument("--stride-bp", type=int, default=None, help="bases between window starts (default: window)")
+    parser.add_argument("--threshold", type=float, default=0.3, help="attention weights above it count (Vig et al.)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="false-discovery rate for the enrichment")
+    parser.add_argument("--promoter-bp", type=int, default=100, help="bases upstream of each gene called promoter")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _attention_map(args: argparse.Namespace) -> int:
+    from .annotations import annotated_records, read_annotation
+    from .attention_maps import attention_map
+
+    annotated_records(args.fasta, read_annotation(args.gff or args.bed))  # a mismatch fails before the model loads
+    model, tokenizer = _job_model(args, masked_lm=False)
+    summary = attention_map(
+        model,
+        tokenizer,
+        args.fasta,
+        args.gff or args.bed,
+        args.out,
+        window_bp=args.window_bp,
+        stride_bp=args.stride_bp,
+        threshold=args.threshold,
+        alpha=args.alpha,
+        promoter_bp=args.promoter_bp,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+    )
+    enriched = {element: len(part["enriched_heads"]) for element, part in summary["per_element"].items()}
+    print(
+        f"attention-map: {summary['windows']} windows, {summary['enriched_cells']} of {summary['tests']} "
+        f"(layer, head, element) cells enriched; per element: "
+        + ", ".join(f"{element} {count}" for element, count in enriched.items())
+    )
+    print(
+        f"wrote {args.out / 'attention_enrichment.tsv'}, {args.out / 'summary.json'} and {len(summary['heatmaps'])} heatmaps"
+    )
+    return 0
+
+
+def _perplexity_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="masked-LM NT model folder")
+    parser.add_argument("--fasta", required=True, type=Path, nargs="+", help="FASTA files or folders (species)")
+    annotation = parser.add_mutually_exclusive_group()
+    annotation.add_argument("--gff", type=Path, nargs="+", help="GFF3 per FASTA file, in the same order")
+    annotation.add_argument("--bed", type=Path, nargs="+", help="BED per FASTA file, in the same order")
+    parser.add_argument("--out", required=True, type=Path, help="folder for the TSVs and perplexity.png")
+    parser.add_argument("--window-bp", type=int, default=None, help="bases per window (default: the model's context)")
+    parser.add_argument("--stride-bp", type=int, default=None, help="bases between window starts (default: window)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the masks (per window: seed, record, start)")
+    parser.add_argument("--copies", type=int, default=1, help="independent maskings per window")
+    parser.add_argument("--max-n-fraction", type=float, default=0.5, help="skip windows with more N than this")
+    parser.add_argument("--promoter-bp", type=int, default=100, help="bases upstream of each gene called promoter")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--no-plot", action="store_true", help="write the tables only")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _perplexity(args: argparse.Namespace) -> int:
+    from .perplexity import annotation_labels, perplexity_report
+    from .pretraining_data import species_name
+
+    annotations = args.gff or args.bed
+    labels = None
+    if annotations:
+        if len(annotations) != len(args.fasta) or any(path.is_dir() for path in args.fasta):
+            raise InputError(
+                f"give one annotation per FASTA file, in the same order: {len(args.fasta)} FASTA, "
+                f"{len(annotations)} annotation files."
+            )
+        labels = {
+            species_name(fasta): annotation_labels(fasta, annotation, promoter_bp=args.promoter_bp)
+            for fasta, annotation in zip(args.fasta, annotations)
+        }
+    model, tokenizer = _job_model(args, masked_lm=True)
+    tables, files = perplexity_report(
+        model,
+        tokenizer,
+        args.fasta,
+        args.out,
+        plot=not args.no_plot,
+        window_bp=args.window_bp,
+        stride_bp=args.stride_bp,
+        seed=args.seed,
+        copies=args.copies,
+        base_labels=labels,
+        max_n_fraction=args.max_n_fraction,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+    )
+    print(tables.species.to_string(index=False))
+    print("perplexity: wrote " + ", ".join(str(path) for path in files.values()))
+    return 0
+
+
 # ---- the command -----------------------------------------------------------------------------------------------
 
 Subcommand = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -384,6 +501,16 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "AUROC of each zero-shot score on labelled ref/alt sequence pairs, with a ROC plot.",
         _evaluate_variants_arguments,
         _evaluate_variants,
+    ),
+    "attention-map": (
+        "Share of high-confidence attention per layer and head on each annotated element type, against background.",
+        _attention_map_arguments,
+        _attention_map,
+    ),
+    "perplexity": (
+        "Masked-LM perplexity per window, record, species and (with an annotation) element type.",
+        _perplexity_arguments,
+        _perplexity,
     ),
     "evaluate-tasks": (
         "Benchmark a model on every task of data folders: IA3, full fine-tune, probing, random init, 6-mer LR.",

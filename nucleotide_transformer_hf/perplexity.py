@@ -493,6 +493,25 @@ def perplexity_report(model, tokenizer, fasta, out: str | os.PathLike, *, plot: 
     return tables, write_perplexity(tables, out, plot=plot)
 
 
+def annotation_labels(
+    fasta: str | os.PathLike, annotation: str | os.PathLike, *, promoter_bp: int | None = None
+) -> BaseLabels:
+    """`base_labels` for the records of one FASTA file from its GFF3 or BED annotation, by the rules of
+    `annotations` (element priority, derived promoters, `N` unlabelled). The records' sequences are held in memory
+    (a bacterial genome: a few MB); the annotation is checked against them first (`annotations.annotated_records`)."""
+    from .annotations import DEFAULT_PROMOTER_BP, annotated_records, base_labels, read_annotation
+
+    parsed = read_annotation(annotation)
+    records = {record.name: record for record in annotated_records(fasta, parsed)}
+    elements = parsed.element_types()
+    promoter = DEFAULT_PROMOTER_BP if promoter_bp is None else promoter_bp
+
+    def labels(record: str, start: int, end: int):
+        return base_labels(parsed, records[record], start, end, elements=elements, promoter_bp=promoter), elements
+
+    return labels
+
+
 def pooled_perplexity(losses: Iterable[float]) -> float:
     """exp of the mean of masked-token losses (nats): the pooled perplexity of a set of tokens."""
     losses = list(losses)
@@ -504,6 +523,7 @@ __all__ = [
     "BaseLabels",
     "PerplexityTables",
     "add_perplexity",
+    "annotation_labels",
     "aggregate_perplexity",
     "build_tables",
     "eligible_token_ids",

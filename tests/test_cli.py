@@ -1,5 +1,6 @@
 """The `nucleotide-transformer` console command, run as users run it (installed entry point)."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -145,7 +146,17 @@ def test_every_subcommand_has_help():
     from nucleotide_transformer_hf.cli import SUBCOMMANDS
 
     assert sorted(SUBCOMMANDS) == sorted(
-        ["presets", "convert", "push", "score-variants", "evaluate-variants", "evaluate-tasks", "embed"]
+        [
+            "presets",
+            "convert",
+            "push",
+            "score-variants",
+            "evaluate-variants",
+            "evaluate-tasks",
+            "embed",
+            "attention-map",
+            "perplexity",
+        ]
     )
     for name in SUBCOMMANDS:
         result = run_cli(name, "--help")
@@ -219,3 +230,38 @@ def test_embed_bad_input_is_one_line_exit_2(tmp_path, embed_model):
     )
     assert_one_line_error(run_cli(*common, "--bed", str(bed)), "embed", "--bed needs --fasta")
     assert not out.exists() and not (tmp_path / "emb.partial").exists()
+
+
+ECOLI = "data/genomes/ecoli_K12_MG1655_NC_000913.3_1-120000.fa.gz"
+ECOLI_GFF = "data/annotations/ecoli_K12_MG1655_NC_000913.3_1-120000.gff.gz"
+
+
+def test_attention_map_and_perplexity_on_the_bundled_annotated_slice(tmp_path, model_dir):
+    out = tmp_path / "attention"
+    result = run_cli(
+        "attention-map", "--model", str(model_dir), "--fasta", ECOLI, "--gff", ECOLI_GFF, "--out", str(out),
+        "--window-bp", "6000", "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["windows"] == 20 and {"CDS", "intergenic", "promoter"} <= set(summary["elements"])
+    assert (out / "attention_enrichment.tsv").is_file() and len(summary["heatmaps"]) == len(summary["elements"])
+
+    out = tmp_path / "perplexity"
+    result = run_cli(
+        "perplexity", "--model", str(model_dir), "--fasta", ECOLI, "--gff", ECOLI_GFF, "--out", str(out),
+        "--window-bp", "6000", "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    elements = (out / "elements.tsv").read_text()
+    assert "CDS" in elements and "intergenic" in elements and (out / "perplexity.png").is_file()
+
+
+def test_an_annotation_of_another_genome_is_a_one_line_error(tmp_path, model_dir):
+    gff = tmp_path / "other.gff"
+    gff.write_text("##gff-version 3\nchrZ\tRefSeq\tgene\t10\t200\t.\t+\t.\tID=g1\n")
+    for command in ("attention-map", "perplexity"):
+        out = tmp_path / command
+        result = run_cli(command, "--model", str(model_dir), "--fasta", ECOLI, "--gff", str(gff), "--out", str(out))
+        assert_one_line_error(result, command, str(gff), "line 2", "chrZ")
+        assert not out.exists()
