@@ -546,7 +546,7 @@ def embed_to_folder(
     Returns `inputs`, `bases`, `shards`, `shards_resumed` (found done from an interrupted run) and
     `shards_computed` (by this process).
     """
-    from .variants import _write_atomically, accelerate_state
+    from .variants import accelerate_state, write_atomically
 
     if pooling not in POOLINGS:
         raise InputError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
@@ -628,7 +628,7 @@ def embed_to_folder(
             stale.unlink()
         if not meta.is_file():
             text = json.dumps({"fingerprint": fingerprint, "shards": shards})
-            _write_atomically(meta, lambda t: Path(t).write_text(text))
+            write_atomically(meta, lambda t: Path(t).write_text(text))
     state.wait_for_everyone()
 
     done = {k for k in range(shards) if (partial / SHARDS / shard_name(k, shards)).is_file()}
@@ -650,7 +650,7 @@ def embed_to_folder(
                     for _ in items:
                         pass
                     continue
-                _write_atomically(
+                write_atomically(
                     partial / SHARDS / shard_name(k, shards), lambda t, items=items: _write_shard(job, t, items, bar)
                 )
     finally:
@@ -684,7 +684,7 @@ def embed_to_folder(
             "shards": listed,
         }
         text = json.dumps(manifest, indent=2) + "\n"
-        _write_atomically(partial / MANIFEST, lambda t: Path(t).write_text(text))
+        write_atomically(partial / MANIFEST, lambda t: Path(t).write_text(text))
         meta.unlink()
         os.replace(partial, out)
     state.wait_for_everyone()

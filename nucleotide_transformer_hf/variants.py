@@ -311,7 +311,9 @@ def _row_cells(row: VariantRow, result: dict[str, Any] | None = None) -> list[st
     return [format_score(cell) for cell in cells]
 
 
-def _write_atomically(path: Path, write: Callable[[str], None]) -> None:
+def write_atomically(path: Path, write: Callable[[str], None]) -> None:
+    """Calls `write(temporary_path)` for a temporary file beside `path`, then renames it to `path`: the file is either
+    absent or complete (used for chunk files, checkpoints, manifests and outputs)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
@@ -551,7 +553,7 @@ def score_vcf(
         partial.mkdir(parents=True, exist_ok=True)
         if not meta.exists():
             content = json.dumps({"fingerprint": fingerprint, "format": _CHECKPOINT_FORMAT})
-            _write_atomically(meta, lambda t: Path(t).write_text(content))
+            write_atomically(meta, lambda t: Path(t).write_text(content))
     state.wait_for_everyone()
     done = {int(p.name[6:12]) for p in partial.glob("chunk-*.tsv") if p.name[6:12].isdigit()}
 
@@ -589,7 +591,7 @@ def score_vcf(
             if k % state.num_processes != state.process_index or k in done:
                 continue
             text = _chunk_text(chunk, first_row, genome, score)
-            _write_atomically(partial / f"chunk-{k:06d}.tsv", lambda t, text=text: Path(t).write_text(text, "utf-8"))
+            write_atomically(partial / f"chunk-{k:06d}.tsv", lambda t, text=text: Path(t).write_text(text, "utf-8"))
             tally["computed"] += 1
             if bar is not None:
                 bar.update(sum(row.window is not None for row in chunk))
@@ -644,5 +646,6 @@ __all__ = [
     "run_fingerprint",
     "score_vcf",
     "table_writer",
+    "write_atomically",
     "write_table",
 ]

@@ -699,8 +699,8 @@ def test_a_streamed_whole_file_problem_is_refused_and_leaves_nothing(
     else:
         path.write_bytes(content)
     written = []
-    original = variants._write_atomically
-    monkeypatch.setattr(variants, "_write_atomically", lambda p, w: (written.append(p.name), original(p, w)))
+    original = variants.write_atomically
+    monkeypatch.setattr(variants, "write_atomically", lambda p, w: (written.append(p.name), original(p, w)))
     results = tmp_path / "results"
     with pytest.raises(VcfError, match=message) as raised:
         score_vcf(
