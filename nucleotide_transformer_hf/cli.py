@@ -104,11 +104,18 @@ def _push(args: argparse.Namespace) -> int:
 # ---- variants --------------------------------------------------------------------------------------------------
 
 
-def _variant_model(args: argparse.Namespace):
+def _job_model(args: argparse.Namespace, masked_lm: bool, dtype: str | None = None):
+    """The `--model` of a job (checked folder, tokenizer beside it), with the masked-LM head or without, on this
+    process's device (`accelerate launch` gives each process its own)."""
+    import torch
+    from transformers import AutoModel, AutoModelForMaskedLM
+
     from .loading import load_model_and_tokenizer
     from .variants import accelerate_state
 
-    model, tokenizer = load_model_and_tokenizer(args.model, progress=not args.no_progress)
+    model_class = AutoModelForMaskedLM if masked_lm else AutoModel
+    kwargs = {} if dtype is None else {"dtype": getattr(torch, dtype)}
+    model, tokenizer = load_model_and_tokenizer(args.model, model_class, progress=not args.no_progress, **kwargs)
     return model.to(accelerate_state().device), tokenizer
 
 
@@ -142,7 +149,7 @@ def _score_variants_arguments(parser: argparse.ArgumentParser) -> None:
 def _score_variants(args: argparse.Namespace) -> int:
     from .variants import score_vcf
 
-    model, tokenizer = _variant_model(args)
+    model, tokenizer = _job_model(args, masked_lm=True)
     score_vcf(
         model,
         tokenizer,
@@ -179,7 +186,7 @@ def _evaluate_variants_arguments(parser: argparse.ArgumentParser) -> None:
 def _evaluate_variants(args: argparse.Namespace) -> int:
     from .variant_evaluation import evaluate_variant_windows, format_metrics
 
-    model, tokenizer = _variant_model(args)
+    model, tokenizer = _job_model(args, masked_lm=True)
     metrics = evaluate_variant_windows(
         model,
         tokenizer,
@@ -320,10 +327,7 @@ def _embed(args: argparse.Namespace) -> int:
         raise InputError("--window and --stride tile FASTA records; they do not apply to --bed, --table or --dataset.")
     if args.flank and args.bed is None:
         raise InputError("--flank applies to --bed regions only.")
-    import torch
-
     from .embedding_job import BedInput, DatasetInput, FastaInput, TableInput, embed_to_folder
-    from .loading import load_model_and_tokenizer
     from .variants import accelerate_state
 
     if args.bed is not None:
@@ -334,12 +338,7 @@ def _embed(args: argparse.Namespace) -> int:
         source = TableInput(args.table, column=args.column, id_column=args.id_column)
     else:
         source = DatasetInput(args.dataset, column=args.column, id_column=args.id_column)
-    from transformers import AutoModel
-
-    model, tokenizer = load_model_and_tokenizer(
-        args.model, AutoModel, progress=not args.no_progress, dtype=getattr(torch, args.dtype)
-    )
-    model = model.to(accelerate_state().device)
+    model, tokenizer = _job_model(args, masked_lm=False, dtype=args.dtype)
     layers = -1 if args.layers is None else (args.layers[0] if len(args.layers) == 1 else args.layers)
     counts = embed_to_folder(
         model,
@@ -364,17 +363,6 @@ def _embed(args: argparse.Namespace) -> int:
 
 
 # ---- analyses: attention over genomic elements, perplexity ---------------------------------------------------
-
-
-def _job_model(args: argparse.Namespace, masked_lm: bool):
-    from transformers import AutoModel, AutoModelForMaskedLM
-
-    from .loading import load_model_and_tokenizer
-    from .variants import accelerate_state
-
-    model_class = AutoModelForMaskedLM if masked_lm else AutoModel
-    model, tokenizer = load_model_and_tokenizer(args.model, model_class, progress=not args.no_progress)
-    return model.to(accelerate_state().device), tokenizer
 
 
 def _attention_map_arguments(parser: argparse.ArgumentParser) -> None:

@@ -111,7 +111,6 @@ class FastaRecord:
     name: str
     sequence: str
     path: str
-    header: str = ""
 
 
 def read_fasta(path: str | os.PathLike) -> Iterator[FastaRecord]:
@@ -120,7 +119,7 @@ def read_fasta(path: str | os.PathLike) -> Iterator[FastaRecord]:
     Raises `InputError` naming the file and line when sequence lines come before any `>` header or a header is empty.
     """
     path = os.fspath(path)
-    name, header, chunks = None, "", []
+    name, chunks = None, []
     with open_maybe_gzip(path, "rt") as handle:
         for line_number, line in enumerate(handle, start=1):
             line = line.strip()
@@ -128,17 +127,17 @@ def read_fasta(path: str | os.PathLike) -> Iterator[FastaRecord]:
                 continue
             if line.startswith(">"):
                 if name is not None:
-                    yield FastaRecord(name, "".join(chunks), path, header)
+                    yield FastaRecord(name, "".join(chunks), path)
                 words = line[1:].split()
                 if not words:
                     raise InputError(f"{path}, line {line_number}: empty FASTA header.")
-                name, header, chunks = words[0], line[1:].strip(), []
+                name, chunks = words[0], []
             elif name is None:
                 raise InputError(f"{path}, line {line_number}: sequence data before the first '>' header.")
             else:
                 chunks.append(line)
     if name is not None:
-        yield FastaRecord(name, "".join(chunks), path, header)
+        yield FastaRecord(name, "".join(chunks), path)
 
 
 # ---- windows ---------------------------------------------------------------------------------------------------

@@ -136,9 +136,9 @@ def v2_inputs():
 CONTEXT = 64  # tokens incl. <cls>: windows of 63 tokens = 378 bp
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
+def build_tiny():
+    """The tiny masked-LM (2 layers of width 32, a 64-token context) with larger random weights than the init, so that
+    every input base moves the outputs; the same weights whatever the global torch seed."""
     config = NucleotideTransformerConfig.from_preset(
         "v2",
         hidden_size=32,
@@ -149,11 +149,25 @@ def tiny():
     )
     model = NucleotideTransformerForMaskedLM(config).eval()
     generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():  # larger random weights than the init, so that every input base moves the outputs
+    with torch.no_grad():
         for parameter in model.parameters():
             parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.2)
-    tokenizer = NucleotideTransformerTokenizerFast(vocab_layout="v2", model_max_length=CONTEXT)
-    return model, tokenizer
+    return model, NucleotideTransformerTokenizerFast(vocab_layout="v2", model_max_length=CONTEXT)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return build_tiny()
+
+
+@pytest.fixture(scope="session")
+def tiny_saved(tmp_path_factory):
+    """`build_tiny()`'s model and tokenizer saved in a folder, as the commands load them."""
+    folder = tmp_path_factory.mktemp("tiny-nt")
+    model, tokenizer = build_tiny()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import torch
 from transformers import pipeline
 
 from nucleotide_transformer_hf import (
-    NucleotideTransformerConfig,
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerTokenizerFast,
     cli,
@@ -47,25 +46,8 @@ RUN = ["--chunk-size", "4", "--both-strands", "--batch-size", "32", "--no-progre
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-nt")
-    torch.manual_seed(0)
-    config = NucleotideTransformerConfig.from_preset(
-        "v2",
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        max_position_embeddings=CONTEXT + 2,
-    )
-    model = NucleotideTransformerForMaskedLM(config)
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.2)
-    model.save_pretrained(folder)
-    NucleotideTransformerTokenizerFast(vocab_layout="v2", model_max_length=CONTEXT).save_pretrained(folder)
-    return folder
+def model_dir(tiny_saved):
+    return tiny_saved  # conftest.py's tiny model, saved
 
 
 @pytest.fixture(scope="module")
