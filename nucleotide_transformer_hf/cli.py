@@ -104,19 +104,33 @@ def _push(args: argparse.Namespace) -> int:
 # ---- variants --------------------------------------------------------------------------------------------------
 
 
-def _job_model(args: argparse.Namespace, masked_lm: bool, dtype: str | None = None):
-    """The `--model` of a job (checked folder, tokenizer beside it), with the masked-LM head or without, on this
-    process's device (`accelerate launch` gives each process its own)."""
-    import torch
+DTYPE_CHOICES = ("float32", "bfloat16", "int8")  # precision.DTYPES, named here so that --help stays fast
+
+
+def _dtype_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        default="float32",
+        help="inference precision: float32, bfloat16 weights, or int8 linear layers (CPU; docs/precision.md)",
+    )
+
+
+def _job_model(args: argparse.Namespace, masked_lm: bool):
+    """The `--model` of a job (checked folder, tokenizer beside it), with the masked-LM head or without, in the
+    precision `--dtype`, on this process's device (`accelerate launch` gives each process its own). `--dtype int8`
+    on a GPU is a one-line error before the model loads."""
     from transformers import AutoModel, AutoModelForMaskedLM
 
     from .loading import load_model_and_tokenizer
+    from .precision import check_dtype
     from .variants import accelerate_state
 
+    device = accelerate_state().device
+    dtype = check_dtype(args.dtype, device)
     model_class = AutoModelForMaskedLM if masked_lm else AutoModel
-    kwargs = {} if dtype is None else {"dtype": getattr(torch, dtype)}
-    model, tokenizer = load_model_and_tokenizer(args.model, model_class, progress=not args.no_progress, **kwargs)
-    return model.to(accelerate_state().device), tokenizer
+    model, tokenizer = load_model_and_tokenizer(args.model, model_class, dtype=dtype, progress=not args.no_progress)
+    return model.to(device), tokenizer
 
 
 def _scoring_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +139,7 @@ def _scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pooling", choices=("mean", "cls"), default="mean")
     parser.add_argument("--both-strands", action="store_true", help="average every score over both strands")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    _dtype_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -306,9 +321,7 @@ def _embed_arguments(parser: argparse.ArgumentParser) -> None:
         "--layers", type=int, nargs="+", default=None, help="hidden-state indexes (default: -1, the last)"
     )
     parser.add_argument("--both-strands", action="store_true", help="average with the reverse complement's output")
-    parser.add_argument(
-        "--dtype", choices=("float32", "bfloat16"), default="float32", help="dtype to load the model in"
-    )
+    _dtype_argument(parser)
     parser.add_argument(
         "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="windows per forward pass (token budget)"
     )
@@ -338,7 +351,7 @@ def _embed(args: argparse.Namespace) -> int:
         source = TableInput(args.table, column=args.column, id_column=args.id_column)
     else:
         source = DatasetInput(args.dataset, column=args.column, id_column=args.id_column)
-    model, tokenizer = _job_model(args, masked_lm=False, dtype=args.dtype)
+    model, tokenizer = _job_model(args, masked_lm=False)
     layers = -1 if args.layers is None else (args.layers[0] if len(args.layers) == 1 else args.layers)
     counts = embed_to_folder(
         model,
@@ -378,6 +391,7 @@ def _attention_map_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.05, help="false-discovery rate for the enrichment")
     parser.add_argument("--promoter-bp", type=int, default=100, help="bases upstream of each gene called promoter")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    _dtype_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -427,6 +441,7 @@ def _perplexity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-n-fraction", type=float, default=0.5, help="skip windows with more N than this")
     parser.add_argument("--promoter-bp", type=int, default=100, help="bases upstream of each gene called promoter")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    _dtype_argument(parser)
     parser.add_argument("--no-plot", action="store_true", help="write the tables only")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -45,6 +45,7 @@ import numpy as np
 from .dna import context_tokens, open_maybe_gzip, read_fasta, reverse_complement, table_separator, window_starts
 from .errors import InputError
 from .inference import DEFAULT_BATCH_SIZE, POOLINGS, WHITESPACE, embed_sequences, normalise_layers, token_counts
+from .precision import inference_dtype
 
 MANIFEST = "manifest.json"
 SHARDS = "data"
@@ -502,12 +503,13 @@ def _sha256(path: Path) -> str:
 
 
 def model_description(model) -> dict[str, Any]:
-    """Model path, sha256 of its config JSON, dtype and device (as recorded in the manifest)."""
+    """Model path, sha256 of its config JSON, inference dtype (`precision.inference_dtype`) and device (as recorded
+    in the manifest)."""
     config = getattr(model, "config", None)
     return {
         "path": str(getattr(model, "name_or_path", "") or ""),
         "config_sha256": hashlib.sha256(config.to_json_string().encode()).hexdigest(),
-        "dtype": str(model.dtype).removeprefix("torch."),
+        "dtype": inference_dtype(model),  # "int8" for quantised linears (model.dtype stays float32)
         "device": model.device.type,
     }
 

@@ -14,7 +14,10 @@ The embedding and variant-effect pipelines, `score-variants`, `evaluate-variants
   order, float32 numpy.
 * **Device and dtype** are the model's: ids go to `model.device`, hidden states are read in the model's dtype and
   returned as float32 (a bf16 model gives float32 arrays within bf16 rounding). The model runs in eval mode under
-  `torch.inference_mode()` and is left in the mode it came in.
+  `torch.inference_mode()` and is left in the mode it came in. The precision (`float32`, `bfloat16`, `int8`) is set
+  on the model beforehand by `precision.prepare_for_inference` (the loader's `dtype=`, the commands' `--dtype`); an
+  int8 model runs one window per forward pass, because its dynamic quantisation takes one activation scale per input
+  tensor and batching would let windows change each other's rounding (`precision.runs_windows_alone`).
 
 Embedding rules (`embed_sequences`, the `"dna-embedding"` pipeline):
 
@@ -47,6 +50,7 @@ import numpy as np
 import torch
 
 from .dna import context_tokens, window_starts
+from .precision import runs_windows_alone
 
 POOLINGS = ("mean", "cls", "token", "nucleotide")
 """Pooling modes of `embed_sequences` and the embedding pipeline."""
@@ -126,6 +130,9 @@ def run_forward_passes(
     over the vocabulary (needs a model with an `lm_head`), `(len(positions), vocab)` with `positions`, or
     `(len(positions),)` with `targets`; `"logits"` the head's float32 logits (see `ForwardPass`).
 
+    An int8 model (`precision.runs_windows_alone`) runs every pass alone, whatever `batch_size`: its outputs then do
+    not depend on the other windows of a call.
+
     `before_batch`, if given, is called with the indexes (into `passes`) of each batch's rows, in row order, just before
     that batch runs: a forward hook that aggregates inside the model (attention statistics) knows which pass each row
     of the batch is.
@@ -168,7 +175,11 @@ def run_forward_passes(
         bar = tqdm(total=len(passes), desc=description, unit="window")
     try:
         with torch.inference_mode():
-            for members in _token_budget_batches([len(passes[i].ids) for i in order], order, batch_size):
+            if runs_windows_alone(model):
+                batches = [[i] for i in order]
+            else:
+                batches = _token_budget_batches([len(passes[i].ids) for i in order], order, batch_size)
+            for members in batches:
                 width = len(passes[members[-1]].ids)  # sorted: the last member is the longest
                 ids = np.full((len(members), width), pad_token_id, dtype=np.int64)
                 mask = np.zeros((len(members), width), dtype=np.int64)

@@ -48,16 +48,31 @@ def check_model_folder(path: str | os.PathLike, *, tokenizer: bool = True) -> No
         raise InputError(f"{name}: not a model folder: no {', no '.join(missing)}.")
 
 
-def load_model_and_tokenizer(path: str | os.PathLike, model_class=None, *, progress: bool = True, **model_kwargs):
+def load_model_and_tokenizer(
+    path: str | os.PathLike,
+    model_class=None,
+    *,
+    dtype: str = "float32",
+    progress: bool = True,
+    **model_kwargs,
+):
     """`(model, tokenizer)` from a model folder (checked with `check_model_folder`) or a Hub id.
 
     `model_class` is the class to load the weights into (default `AutoModelForMaskedLM`); `model_kwargs` go to its
-    `from_pretrained`. `progress=False` hides transformers' weight-loading bar. The model is returned in eval mode.
+    `from_pretrained`. `dtype` is the inference precision, one of `precision.DTYPES` (`"float32"`, `"bfloat16"`,
+    `"int8"`): bf16 weights are loaded as bf16, int8 quantises the float32 weights at load
+    (`precision.prepare_for_inference`; the model is on the CPU, where int8 runs). `progress=False` hides
+    transformers' weight-loading bar. The model is returned in eval mode.
     """
+    import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer
     from transformers.utils import logging
 
+    from .precision import check_dtype, prepare_for_inference
+
+    check_dtype(dtype)
     check_model_folder(path)
+    model_kwargs.setdefault("dtype", torch.bfloat16 if dtype == "bfloat16" else torch.float32)
     model_class = model_class or AutoModelForMaskedLM
     bar_was_on = logging.is_progress_bar_enabled()
     if not progress:
@@ -70,7 +85,7 @@ def load_model_and_tokenizer(path: str | os.PathLike, model_class=None, *, progr
     finally:
         if bar_was_on:
             logging.enable_progress_bar()
-    return model.eval(), tokenizer
+    return prepare_for_inference(model, dtype), tokenizer
 
 
 __all__ = ["TOKENIZER_FILES", "WEIGHT_FILES", "check_model_folder", "load_model_and_tokenizer"]

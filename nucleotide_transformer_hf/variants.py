@@ -72,6 +72,7 @@ from typing import Any
 from .dna import context_bp
 from .errors import InputError
 from .inference import DEFAULT_BATCH_SIZE
+from .precision import inference_dtype
 from .variant_scoring import (
     SCORE_NAMES,
     classify_alleles,
@@ -535,7 +536,7 @@ def score_vcf(
         "chunk_size": chunk_size,
         "share_windows": share_windows,
         "device": model.device.type,
-        "dtype": str(model.dtype),
+        "dtype": f"torch.{inference_dtype(model)}",  # int8 linears leave model.dtype float32: name the precision
         "dry_run": dry_run,
         "checkpoint_format": _CHECKPOINT_FORMAT,
     }
