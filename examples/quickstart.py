@@ -275,9 +275,10 @@ def main(argv: list[str] | None = None) -> None:
         select_sources,
     )
 
+    promoters = select_sources(find_task_sources(REPO / "data" / "tasks"), ["prom_core_all"])
     report = evaluate_tasks(
         args.out / "model",
-        select_sources(find_task_sources(REPO / "data" / "tasks"), ["prom_core_all"]),
+        promoters,
         args.out / "tasks",
         BenchmarkSettings(
             methods=("ia3", "random", "kmer"), seeds=(0, 1), max_steps=200, eval_steps=100, batch_size=32
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     # genomes: benchmarks/results/pretraining-study-2026-12-02/), beside the model pretrained above.
     shipped = evaluate_tasks(
         SHIPPED_MODEL,
-        select_sources(find_task_sources(REPO / "data" / "tasks"), ["prom_core_all"]),
+        promoters,
         args.out / "tasks_shipped",
         BenchmarkSettings(methods=("ia3",), seeds=(0, 1), max_steps=200, eval_steps=100, batch_size=32),
     )
