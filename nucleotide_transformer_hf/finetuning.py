@@ -115,9 +115,10 @@ def encode_task(task: TaskData, tokenizer: NucleotideTransformerTokenizerFast, m
         encoded = tokenizer(task.sequences)
         array = np.asarray(task.labels)
         labels = array.astype(np.float32).tolist() if task.kind in ("multilabel", "regression") else array.tolist()
-    return Dataset.from_dict(
-        {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "labels": labels}
-    )
+    columns = {"input_ids": encoded["input_ids"], "labels": labels}
+    if "attention_mask" in encoded:  # a tokenizer of a model without attention mask (HyenaDNA's) returns none
+        columns["attention_mask"] = encoded["attention_mask"]
+    return Dataset.from_dict(columns)
 
 
 ModelSource = str | os.PathLike | NucleotideTransformerConfig | NucleotideTransformerPreTrainedModel | ComparedModel

@@ -43,24 +43,8 @@ def _dna(length: int, seed: int) -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def modules_cache(tmp_path_factory):
-    """transformers copies remote code into its modules cache: a temporary one here, not the user's home. The
-    cache folder is read once at import (`dynamic_module_utils.HF_MODULES_CACHE`), so it is patched there; the
-    environment variables are for any subprocess. `transformers_modules` packages imported before are set aside and
-    put back afterwards, those imported meanwhile dropped."""
-    cache = tmp_path_factory.mktemp("hf-modules")
-    before = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "transformers_modules"}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_MODULES_CACHE", str(cache))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setattr(dynamic_module_utils, "HF_MODULES_CACHE", str(cache))
-        # `transformers_modules` is imported from the first cache on sys.path: ours, whatever was loaded before
-        patch.setattr(sys, "path", [str(cache), *sys.path])
-        for name in before:
-            patch.delitem(sys.modules, name)
-        yield cache
-        for name in [name for name in sys.modules if name.split(".")[0] == "transformers_modules"]:
-            del sys.modules[name]
+def modules_cache(remote_code_cache):
+    return remote_code_cache
 
 
 @pytest.fixture(scope="module")
