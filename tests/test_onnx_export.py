@@ -165,7 +165,7 @@ def test_int8_quantises_every_weight_product(tmp_path):
 
 
 def test_int8_close_to_float32(v2_export, int8_export):
-    """Measured on this tiny model: every real token's argmax agrees and the largest logit error is 1.1% of the
+    """Measured on this tiny model: every real token's argmax agrees and the largest logit error is 1.0% of the
     largest logit (per-channel); the bounds below leave room for other CPUs' int8 kernels, not for a broken graph."""
     _, _, model = v2_export
     int8 = ox.onnx_session(int8_export[0], threads=1)
