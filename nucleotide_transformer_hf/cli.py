@@ -14,6 +14,7 @@ without a traceback; anything else is a bug and keeps its traceback.
     nucleotide-transformer evaluate-variants --data pairs.csv.gz --model M [--out-dir D]
     nucleotide-transformer evaluate-tasks MODEL DATA... --out D
     nucleotide-transformer evaluate-tasks --model A --model B [--trust-remote-code] DATA... --out D [--protocol nt-paper]
+    nucleotide-transformer export-onnx MODEL OUT [--encoder] [--int8]
     nucleotide-transformer embed --model M (--fasta F [--window W] | --bed B --fasta F | --table T | --dataset D) --out DIR
 """
 
@@ -218,6 +219,43 @@ def _evaluate_variants(args: argparse.Namespace) -> int:
     print(format_metrics(metrics))
     if args.out_dir is not None:
         print(f"wrote {args.out_dir / 'scores.tsv'}, {args.out_dir / 'metrics.json'} and {args.out_dir / 'roc.png'}")
+    return 0
+
+
+# ---- ONNX --------------------------------------------------------------------------------------------------------
+
+
+def _export_onnx_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model folder (float32 or bf16 weights; exported in float32)")
+    parser.add_argument("out", type=Path, help="folder for model.onnx, config.json and the tokenizer files")
+    parser.add_argument(
+        "--encoder", action="store_true", help="export the encoder (last_hidden_state) instead of the masked-LM logits"
+    )
+    parser.add_argument("--int8", action="store_true", help="also write onnxruntime's dynamic int8 quantisation")
+    parser.add_argument(
+        "--int8-out", type=Path, help="folder for the int8 model (default: OUT with the suffix -int8 beside OUT)"
+    )
+    parser.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's, 20)")
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from .loading import check_model_folder
+
+    check_model_folder(args.model)
+    from .onnx_export import export_onnx, quantize_onnx_int8
+
+    report = export_onnx(args.model, args.out, masked_lm=not args.encoder, opset=args.opset)
+    print(
+        f"wrote {report['path']} (opset {report['opset']}, outputs {', '.join(report['outputs'])}; onnxruntime "
+        f"matches torch to {report['max_abs_diff']:.1e})"
+    )
+    if args.int8:
+        int8_out = args.int8_out or args.out.with_name(args.out.name + "-int8")
+        quantized = quantize_onnx_int8(args.out, int8_out)
+        print(
+            f"wrote {quantized['path']} (int8 weights, {quantized['size_bytes'] / 1e6:.1f} MB from "
+            f"{quantized['float32_size_bytes'] / 1e6:.1f} MB; onnxruntime dynamic quantisation)"
+        )
     return 0
 
 
@@ -583,6 +621,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "Benchmark a model on every task of data folders: IA3, full fine-tune, probing, random init, 6-mer LR.",
         _evaluate_tasks_arguments,
         _evaluate_tasks,
+    ),
+    "export-onnx": (
+        "Export a model to ONNX (dynamic batch and length) for onnxruntime, optionally with int8 weights.",
+        _export_onnx_arguments,
+        _export_onnx,
     ),
     "embed": (
         "Embed FASTA records or tiles, BED regions, or table/dataset rows into parquet shards with a manifest.",

@@ -97,7 +97,9 @@ def test_three_models_one_table_a_row_per_task_model_method(models, tmp_path, ca
     assert by_key[(char, "full")]["status"] == "ok" and by_key[(char, "probing")]["status"] == "ok"
     assert by_key[(char, "ia3")]["status"] == "not run: peft has no IA3 default for model type 'tiny_char_dna'"
     for method in ("ia3", "full", "probing"):
-        assert by_key[(short, method)]["status"].startswith("not run: context too short: longest sequence is 301 tokens, the model takes 256")
+        assert by_key[(short, method)]["status"].startswith(
+            "not run: context too short: longest sequence is 301 tokens, the model takes 256"
+        )
     # one run per seed, the summary is their mean
     for row in summary:
         group = [r for r in runs if (r["model"], r["method"]) == (row["model"], row["method"]) and r["status"] == "ok"]

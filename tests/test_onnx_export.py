@@ -4,20 +4,19 @@ the encoder-only graph, int8 quantisation and the refusals."""
 import json
 
 import numpy as np
+import onnx  # the test extra installs onnx, onnxscript and onnxruntime: a missing one fails here, never skips
+import onnxruntime  # noqa: F401
+import onnxscript  # noqa: F401
 import pytest
 import torch
+from conftest import TINY, _randomise, build_tiny
+from transformers import AutoTokenizer
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnxscript")
-onnx = pytest.importorskip("onnx")
-
-from conftest import TINY, _randomise, build_tiny  # noqa: E402
-from transformers import AutoTokenizer  # noqa: E402
-
-from nucleotide_transformer_hf import NucleotideTransformerConfig, NucleotideTransformerForMaskedLM  # noqa: E402
-from nucleotide_transformer_hf import onnx_export as ox  # noqa: E402
-from nucleotide_transformer_hf.errors import InputError  # noqa: E402
-from nucleotide_transformer_hf.precision import prepare_for_inference  # noqa: E402
+from nucleotide_transformer_hf import NucleotideTransformerConfig, NucleotideTransformerForMaskedLM
+from nucleotide_transformer_hf import onnx_export as ox
+from nucleotide_transformer_hf.cli import main
+from nucleotide_transformer_hf.errors import InputError
+from nucleotide_transformer_hf.precision import prepare_for_inference
 
 TOLERANCE = 1e-4
 
@@ -218,3 +217,21 @@ def test_missing_packages_are_an_input_error(monkeypatch, tmp_path):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
     with pytest.raises(InputError, match=r"onnxruntime.*pip install 'nucleotide-transformer-hf\[onnx\]'"):
         ox.onnx_session(tmp_path)
+
+
+def test_export_onnx_command(tiny_saved, tmp_path, capsys):
+    """`nucleotide-transformer export-onnx MODEL OUT --int8`: both folders load in onnxruntime, the float32 graph
+    gives our logits, the int8 one is quantised; a folder that is not a model is a one-line error, nothing written."""
+    out = tmp_path / "tiny-onnx"
+    assert main(["export-onnx", str(tiny_saved), str(out), "--int8"]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out / 'model.onnx'}" in printed and "int8 weights" in printed
+    model = build_tiny()[0]
+    ids, mask = _batch(model.config, [9, 5], seed=3)
+    got = ox.run_onnx(ox.onnx_session(out / "model.onnx", threads=1), ids.numpy(), mask.numpy())
+    np.testing.assert_allclose(got, _torch_logits(model, ids, mask), atol=TOLERANCE, rtol=0)
+    int8 = onnx.load(str(tmp_path / "tiny-onnx-int8" / "model.onnx"))
+    assert "MatMulInteger" in {node.op_type for node in int8.graph.node}
+    assert main(["export-onnx", str(tmp_path / "nothing"), str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such model folder" in err[0] and not (tmp_path / "x").exists()
