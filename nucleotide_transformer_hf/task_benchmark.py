@@ -31,11 +31,13 @@ with the published number where the task and model match one (`paper_results`).
 
 import csv
 import fnmatch
+import hashlib
+import json
 import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -740,6 +742,43 @@ class BenchmarkReport:
     skipped: list[str]
 
 
+RUNS_LOG = "runs.jsonl"
+"""Every finished run of `evaluate_tasks`, one JSON line each, appended as it ends (the resume point)."""
+
+
+def _fingerprint(models: Sequence[ComparedModel], sources: Sequence[TaskSource], settings: BenchmarkSettings) -> str:
+    described = {
+        "models": [[m.path, m.label, m.trust_remote_code, m.paper_name] for m in models],
+        "tasks": [s.name for s in sources],
+        "settings": {k: v for k, v in asdict(settings).items() if k != "verbose"},
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=list).encode()).hexdigest()
+
+
+def _resume(out_dir: Path, models, sources, settings) -> dict[tuple, dict[str, Any]]:
+    """The runs an earlier, interrupted call with the same models, tasks and settings finished in `out_dir`, by
+    (task, model, method, seed); a folder with runs of other settings is refused."""
+    meta, log = out_dir / "settings.json", out_dir / RUNS_LOG
+    fingerprint = _fingerprint(models, sources, settings)
+    if meta.is_file() and log.is_file():
+        if json.loads(meta.read_text()).get("fingerprint") != fingerprint:
+            raise InputError(
+                f"{out_dir}: holds runs of other models, tasks or settings ({RUNS_LOG}); give another --out or "
+                "delete that folder."
+            )
+        runs = {}
+        for line in log.read_text().splitlines():
+            if line.strip():
+                run = json.loads(line)
+                runs[(run["task"], run["model"], run["method"], run["seed"])] = run
+        if runs and settings.verbose:
+            print(f"resuming: {len(runs)} runs done in {out_dir / RUNS_LOG}", flush=True)
+        return runs
+    log.unlink(missing_ok=True)
+    meta.write_text(json.dumps({"fingerprint": fingerprint}) + "\n")
+    return {}
+
+
 def evaluate_tasks(
     models: "str | os.PathLike | ComparedModel | Sequence[str | os.PathLike | ComparedModel]",
     sources: Sequence[TaskSource],
@@ -749,6 +788,9 @@ def evaluate_tasks(
     """Runs every model, method and seed (or fold) on every task and writes `runs.csv` (one line per run),
     `results.csv` (one per task, model and method), `results.md` (protocol header, side-by-side table, long table)
     and `results.png` (bar chart) into `out_dir`.
+
+    Each finished run is appended to `out_dir/runs.jsonl`: the same call after an interruption skips the runs done
+    (same models, tasks and settings, checked by a fingerprint in `settings.json`; other settings are refused).
 
     Args:
         models: one or more model folders (ours, a published or converted NT, or any Hugging Face checkpoint), or
@@ -761,6 +803,7 @@ def evaluate_tasks(
     models = _as_models(models)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    done_runs = _resume(out_dir, models, sources, settings)
     runs, skipped, cache = [], [], {}
     model_methods = [m for m in settings.methods if m != "kmer"]
     per_replicate = len(models) * len(model_methods) + ("kmer" in settings.methods)
@@ -784,9 +827,15 @@ def evaluate_tasks(
                 plan.append((models[0], "kmer"))
             for model, method in plan:
                 done += 1
+                key = (source.name, KMER_MODEL if method == "kmer" else model.label, method, seed)
+                if key in done_runs:
+                    runs.append(done_runs[key])
+                    continue
                 run = run_method(method, task, model, settings, seed, out_dir / "work", cache)
                 run["fold"] = fold
                 runs.append(run)
+                with open(out_dir / RUNS_LOG, "a") as log:  # one line per finished run: a rerun resumes here
+                    log.write(json.dumps(run, default=float) + "\n")
                 if settings.verbose:
                     what = (
                         f"MCC {run['mcc']:.3f} ({run['train_seconds']:.1f} s)"

@@ -154,3 +154,30 @@ def test_evaluate_tasks_rejects_unknown_methods_and_missing_data(tiny_model_dir,
         task_benchmark.BenchmarkSettings(methods=["kmer", "lasso"])
     assert main(["evaluate-tasks", str(tiny_model_dir), str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
     assert "nucleotide-transformer evaluate-tasks: error: no such data folder or file:" in capsys.readouterr().err
+
+
+def test_an_interrupted_benchmark_resumes_where_it_stopped(tiny_model_dir, tmp_path, monkeypatch):
+    sources = select_sources(find_task_sources(REPO / "data" / "tasks"), ["prom_core_all"])
+    settings = task_benchmark.BenchmarkSettings(
+        methods=("probing", "kmer"), seeds=(0, 1), max_train=48, max_test=40, probes=("logistic",), verbose=False
+    )
+    out = tmp_path / "out"
+    whole = task_benchmark.evaluate_tasks(tiny_model_dir, sources, out, settings)
+    log = out / "runs.jsonl"
+    lines = log.read_text().splitlines()
+    assert len(lines) == 4
+    log.write_text("\n".join(lines[:2]) + "\n")  # killed after two runs
+    calls = []
+    real = task_benchmark.run_method
+    monkeypatch.setattr(
+        task_benchmark, "run_method", lambda method, *a, **k: calls.append(method) or real(method, *a, **k)
+    )
+    resumed = task_benchmark.evaluate_tasks(tiny_model_dir, sources, out, settings)
+    assert calls == ["probing", "kmer"]  # only seed 1's runs ran again
+    assert [r["mcc"] for r in resumed.runs] == [r["mcc"] for r in whole.runs]
+    untimed = [[{k: v for k, v in row.items() if k != "train_seconds"} for row in r.summary] for r in (resumed, whole)]
+    assert untimed[0] == untimed[1] and len(log.read_text().splitlines()) == 4
+    assert resumed.runs[:2] == whole.runs[:2]  # the finished runs are read back as they were, times included
+    other = task_benchmark.BenchmarkSettings(methods=("kmer",), seeds=(0,), verbose=False)
+    with pytest.raises(InputError, match="holds runs of other models, tasks or settings"):
+        task_benchmark.evaluate_tasks(tiny_model_dir, sources, out, other)
