@@ -224,7 +224,7 @@ def peft_reason(model: ComparedModel, method: str) -> str | None:
     }[method]
     if model.model_type in mapping:
         return None
-    return f"peft has no {method.upper()} default for model type {model.model_type!r}"
+    return f"peft has no {'IA3' if method == 'ia3' else 'LoRA'} default for model type {model.model_type!r}"
 
 
 __all__ = [
