@@ -22,7 +22,7 @@ from pathlib import Path
 RESULTS_FILE = Path(__file__).resolve().parent / "data" / "nt_paper_results.csv"
 """The shipped table of published numbers."""
 
-REVISED_TASKS = (
+_SHARED_TASKS = (
     "promoter_all",
     "promoter_tata",
     "promoter_no_tata",
@@ -31,6 +31,9 @@ REVISED_TASKS = (
     "splice_sites_all",
     "splice_sites_acceptors",
     "splice_sites_donors",
+)
+
+REVISED_TASKS = _SHARED_TASKS + (
     "H2AFZ",
     "H3K27ac",
     "H3K27me3",
@@ -42,17 +45,10 @@ REVISED_TASKS = (
     "H3K9me3",
     "H4K20me1",
 )
-"""The revised benchmark's 18 tasks (Nature Methods 2024)."""
+"""The revised benchmark's 18 tasks (Nature Methods 2024): the promoter, enhancer and splice-site names the two
+benchmarks share (other data), then ten human histone marks."""
 
-ORIGINAL_TASKS = (
-    "promoter_all",
-    "promoter_tata",
-    "promoter_no_tata",
-    "enhancers",
-    "enhancers_types",
-    "splice_sites_all",
-    "splice_sites_acceptors",
-    "splice_sites_donors",
+ORIGINAL_TASKS = _SHARED_TASKS + (
     "H3",
     "H3K4me1",
     "H3K4me2",
@@ -64,7 +60,7 @@ ORIGINAL_TASKS = (
     "H4",
     "H4ac",
 )
-"""The original benchmark's 18 tasks (2023 preprint)."""
+"""The original benchmark's 18 tasks (2023 preprint): the shared names, then ten yeast histone marks."""
 
 SPELLINGS = {"splice_sites_acceptor": "splice_sites_acceptors", "splice_sites_donor": "splice_sites_donors"}
 """The revised dataset card's singular spellings of two task names."""

@@ -48,7 +48,16 @@ from .errors import InputError
 from .finetuning import FinetuneSettings, finetune
 from .kmer_baseline import kmer_baseline
 from .model_zoo import ComparedModel, classifier_reason, describe_model, load_encoder, load_tokenizer, peft_reason
-from .paper_results import NT_PAPER_PROTOCOL, NT_PAPER_UNKNOWNS, format_number, lookup, paper_metric, paper_task
+from .paper_results import (
+    NT_PAPER_PROTOCOL,
+    NT_PAPER_UNKNOWNS,
+    ORIGINAL_TASKS,
+    REVISED_TASKS,
+    format_number,
+    lookup,
+    paper_metric,
+    paper_task,
+)
 from .precision import check_dtype, prepare_for_inference
 from .probing import PROBES, probe_task
 from .tasks import (
@@ -78,46 +87,8 @@ METHOD_LABELS = {
 """How each method is named in the table and the chart."""
 
 NT_DOWNSTREAM_TASKS = {
-    "InstaDeepAI/nucleotide_transformer_downstream_tasks": (
-        "promoter_all",
-        "promoter_tata",
-        "promoter_no_tata",
-        "enhancers",
-        "enhancers_types",
-        "splice_sites_all",
-        "splice_sites_acceptors",
-        "splice_sites_donors",
-        "H3",
-        "H3K4me1",
-        "H3K4me2",
-        "H3K4me3",
-        "H3K9ac",
-        "H3K14ac",
-        "H3K36me3",
-        "H3K79me3",
-        "H4",
-        "H4ac",
-    ),
-    "InstaDeepAI/nucleotide_transformer_downstream_tasks_revised": (
-        "promoter_all",
-        "promoter_tata",
-        "promoter_no_tata",
-        "enhancers",
-        "enhancers_types",
-        "splice_sites_all",
-        "splice_sites_acceptors",
-        "splice_sites_donors",
-        "H2AFZ",
-        "H3K27ac",
-        "H3K27me3",
-        "H3K36me3",
-        "H3K4me1",
-        "H3K4me2",
-        "H3K4me3",
-        "H3K9ac",
-        "H3K9me3",
-        "H4K20me1",
-    ),
+    "InstaDeepAI/nucleotide_transformer_downstream_tasks": ORIGINAL_TASKS,
+    "InstaDeepAI/nucleotide_transformer_downstream_tasks_revised": REVISED_TASKS,
 }
 """The 18 tasks of each published NT benchmark (docs/tasks.md#published-nt-benchmarks), by Hub dataset id."""
 
