@@ -22,11 +22,19 @@ Why torch's `quantize_dynamic` and not torchao's `quantize_`: torch 2.13 marks `
 favour of torchao, but measured here torchao 0.18's eager `Int8DynamicActivationInt8WeightConfig` ran at 1.15x
 float32 on the v2-50M shape and failed under `torch.inference_mode()` (the engine's context), while torch's
 oneDNN-packed dynamic linear ran at 2.5-3.2x. The deprecation warning of that call is silenced here, once.
+
+Accuracy guards (`accuracy_guards`): a prepared copy of a float32 model against the float32 model itself, through the
+inference engine, on given DNA: mean-pooled embedding cosine, variant-score Spearman (the package's own variant
+scoring), masked-LM top-1 agreement. `GUARD_THRESHOLDS` holds the issue's targets, `guard_verdicts` the pass/fail.
 """
 
+import copy
+import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -191,8 +199,145 @@ def prepare_for_inference(model, dtype: str = "float32"):
     return model.eval()
 
 
+# ---- accuracy guards -------------------------------------------------------------------------------------------
+
+GUARD_THRESHOLDS = {"embedding_cosine_mean": 0.99, "variant_spearman": 0.98}
+"""The issue's accuracy targets for a reduced precision against float32: mean over sequences of the mean-pooled
+embedding cosine >= 0.99, Spearman of the variants' cosine-distance scores >= 0.98. (`embedding_cosine_min` and the
+masked-LM top-1 agreement are reported beside them, without a target.)"""
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def _masked_lm_passes(model, tokenizer, sequences: Sequence[str], mask_fraction: float, seed: int):
+    """One pass per sequence: its first window (the model's context), a fixed seeded `mask_fraction` of its tokens
+    (at least one) replaced by `<mask>` all at once, read at those positions; and the true token ids there."""
+    from .dna import context_tokens
+    from .inference import WHITESPACE, ForwardPass, tokenize_whole
+
+    capacity = context_tokens(model.config, tokenizer)
+    rng = np.random.default_rng(seed)
+    passes, truths = [], []
+    for ids in tokenize_whole(tokenizer, [s.translate(WHITESPACE) for s in sequences])[0]:
+        window = np.concatenate([[tokenizer.cls_token_id], ids[:capacity]]).astype(np.int64)
+        tokens = len(window) - 1
+        count = min(tokens, max(1, round(mask_fraction * tokens)))
+        positions = np.sort(rng.choice(np.arange(1, tokens + 1), size=count, replace=False))
+        truths.append(window[positions].copy())
+        window[positions] = tokenizer.mask_token_id
+        passes.append(ForwardPass(window, "log_probs", positions=tuple(int(p) for p in positions)))
+    return passes, truths
+
+
+
+def accuracy_guards(
+    reference_model,
+    tokenizer,
+    dtype: str,
+    sequences: Sequence[str],
+    variants: Sequence[dict[str, Any]] | None = None,
+    *,
+    mask_fraction: float = 0.15,
+    seed: int = 0,
+    batch_size: int = 8,
+) -> dict[str, float]:
+    """How close `dtype` stays to float32 on real inputs: a deep copy of `reference_model` (a float32 model, left
+    untouched) is prepared in `dtype` (`prepare_for_inference`), then both run through the inference engine.
+
+    * `embedding_cosine_mean` / `_min`: cosine between the two mean-pooled last-layer embeddings
+      (`inference.embed_sequences`) of each of `sequences`, mean and minimum over them.
+    * `variant_spearman` (with `variants`, in `score_variants` form): Spearman rank correlation
+      (`scipy.stats.spearmanr`) of the cosine distances `1 - cosine_similarity` that `variant_scoring.score_variants`
+      gives in `dtype` and in float32, over the variants scored in both; `variant_mlm_spearman` the same for
+      `mlm_log_ratio` when the model has a masked-LM head; `variants_scored` how many.
+    * `mlm_top1_agreement` (masked-LM models only): in the first window of each sequence a fixed seeded
+      `mask_fraction` of tokens (at least one) is replaced by `<mask>` at once; the fraction of masked positions where
+      the argmax token of `dtype` equals that of float32 (`masked_positions` of them). `mlm_top1_accuracy_float32` is
+      float32's own top-1 accuracy there (the true tokens): near 1/4,096 for random weights, so agreement between two
+      near-uniform guesses is then little evidence.
+
+    Returns floats only (`nan` for a Spearman of constant scores). `ValueError` if `reference_model` is not float32.
+    """
+    from scipy.stats import spearmanr
+
+    from .inference import embed_sequences, run_forward_passes
+    from .variant_scoring import score_variants
+
+    if inference_dtype(reference_model) != "float32":
+        raise ValueError(
+            f"accuracy_guards compares against float32; the reference model is {inference_dtype(reference_model)}."
+        )
+    check_dtype(dtype, _device_of(reference_model))
+    if not sequences:
+        raise ValueError("accuracy_guards needs at least one sequence.")
+    candidate = prepare_for_inference(copy.deepcopy(reference_model), dtype)
+    models = {"float32": reference_model, "candidate": candidate}
+    guards: dict[str, float] = {}
+
+    embeddings = {k: embed_sequences(m, tokenizer, sequences, batch_size=batch_size) for k, m in models.items()}
+    cosines = [_cosine(a, b) for a, b in zip(embeddings["float32"], embeddings["candidate"])]
+    guards["sequences"] = float(len(cosines))
+    guards["embedding_cosine_mean"] = float(np.mean(cosines))
+    guards["embedding_cosine_min"] = float(np.min(cosines))
+
+    has_head = getattr(reference_model, "lm_head", None) is not None
+    if variants:
+        scores = {k: score_variants(m, tokenizer, variants, batch_size=batch_size) for k, m in models.items()}
+        both = [
+            (f, c)
+            for f, c in zip(scores["float32"], scores["candidate"])
+            if f["status"] == "scored" and c["status"] == "scored"
+        ]
+        guards["variants_scored"] = float(len(both))
+
+        def rank_correlation(name: str, transform=lambda x: x) -> float:
+            if len(both) < 2:
+                return math.nan
+            x = [transform(f[name]) for f, _ in both]
+            y = [transform(c[name]) for _, c in both]
+            if np.ptp(x) == 0 or np.ptp(y) == 0:
+                return 1.0 if x == y else math.nan
+            return float(spearmanr(x, y).statistic)
+
+        guards["variant_spearman"] = rank_correlation("cosine_similarity", lambda v: 1.0 - v)
+        if has_head:
+            guards["variant_mlm_spearman"] = rank_correlation("mlm_log_ratio")
+
+    if has_head:
+        passes, truths = _masked_lm_passes(reference_model, tokenizer, sequences, mask_fraction, seed)
+        pad = tokenizer.pad_token_id
+        reads = {
+            k: run_forward_passes(m, passes, batch_size=batch_size, pad_token_id=pad) for k, m in models.items()
+        }
+        top = {k: np.concatenate([r.argmax(axis=-1) for r in v]) for k, v in reads.items()}
+        truth = np.concatenate(truths)
+        guards["masked_positions"] = float(truth.size)
+        guards["mlm_top1_agreement"] = float(np.mean(top["float32"] == top["candidate"]))
+        guards["mlm_top1_accuracy_float32"] = float(np.mean(top["float32"] == truth))
+    return guards
+
+
+def guard_verdicts(guards: dict[str, float], thresholds: dict[str, float] | None = None) -> dict[str, str]:
+    """`"met"`, `"missed"` or `"not measured"` (absent or nan) for each target of `thresholds` (default
+    `GUARD_THRESHOLDS`), a value meeting its target when it is at least the threshold."""
+    verdicts = {}
+    for name, floor in (thresholds or GUARD_THRESHOLDS).items():
+        value = guards.get(name)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            verdicts[name] = "not measured"
+        else:
+            verdicts[name] = "met" if value >= floor else "missed"
+    return verdicts
+
+
 __all__ = [
     "DTYPES",
+    "GUARD_THRESHOLDS",
+    "accuracy_guards",
+    "guard_verdicts",
     "INFERENCE_DTYPE_ATTRIBUTE",
     "MATRIX_FLAGS",
     "bfloat16_is_native",
