@@ -232,7 +232,6 @@ def _masked_lm_passes(model, tokenizer, sequences: Sequence[str], mask_fraction:
     return passes, truths
 
 
-
 def accuracy_guards(
     reference_model,
     tokenizer,
@@ -309,9 +308,7 @@ def accuracy_guards(
     if has_head:
         passes, truths = _masked_lm_passes(reference_model, tokenizer, sequences, mask_fraction, seed)
         pad = tokenizer.pad_token_id
-        reads = {
-            k: run_forward_passes(m, passes, batch_size=batch_size, pad_token_id=pad) for k, m in models.items()
-        }
+        reads = {k: run_forward_passes(m, passes, batch_size=batch_size, pad_token_id=pad) for k, m in models.items()}
         top = {k: np.concatenate([r.argmax(axis=-1) for r in v]) for k, v in reads.items()}
         truth = np.concatenate(truths)
         guards["masked_positions"] = float(truth.size)
