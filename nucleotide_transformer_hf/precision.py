@@ -212,6 +212,20 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+def _rank_correlation(pairs, score: str, transform=lambda x: x) -> float:
+    """Spearman of one score over (float32 result, candidate result) pairs; 1 for equal constant scores, nan for
+    other constant ones or fewer than two pairs."""
+    from scipy.stats import spearmanr
+
+    if len(pairs) < 2:
+        return math.nan
+    x = [transform(f[score]) for f, _ in pairs]
+    y = [transform(c[score]) for _, c in pairs]
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return 1.0 if x == y else math.nan
+    return float(spearmanr(x, y).statistic)
+
+
 def _masked_lm_passes(model, tokenizer, sequences: Sequence[str], mask_fraction: float, seed: int):
     """One pass per sequence: its first window (the model's context), a fixed seeded `mask_fraction` of its tokens
     (at least one) replaced by `<mask>` all at once, read at those positions; and the true token ids there."""
@@ -235,14 +249,14 @@ def _masked_lm_passes(model, tokenizer, sequences: Sequence[str], mask_fraction:
 def accuracy_guards(
     reference_model,
     tokenizer,
-    dtype: str,
+    dtype: str | Sequence[str],
     sequences: Sequence[str],
     variants: Sequence[dict[str, Any]] | None = None,
     *,
     mask_fraction: float = 0.15,
     seed: int = 0,
     batch_size: int = 8,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """How close `dtype` stays to float32 on real inputs: a deep copy of `reference_model` (a float32 model, left
     untouched) is prepared in `dtype` (`prepare_for_inference`), then both run through the inference engine.
 
@@ -258,10 +272,9 @@ def accuracy_guards(
       float32's own top-1 accuracy there (the true tokens): near 1/4,096 for random weights, so agreement between two
       near-uniform guesses is then little evidence.
 
-    Returns floats only (`nan` for a Spearman of constant scores). `ValueError` if `reference_model` is not float32.
+    Returns a dict of floats (`nan` for a Spearman of constant scores); for a list of dtypes, `{dtype: that dict}`,
+    the float32 outputs computed once. `ValueError` if `reference_model` is not float32.
     """
-    from scipy.stats import spearmanr
-
     from .inference import embed_sequences, run_forward_passes
     from .variant_scoring import score_variants
 
@@ -269,52 +282,54 @@ def accuracy_guards(
         raise ValueError(
             f"accuracy_guards compares against float32; the reference model is {inference_dtype(reference_model)}."
         )
-    check_dtype(dtype, _device_of(reference_model))
+    dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
+    for name in dtypes:
+        check_dtype(name, _device_of(reference_model))
     if not sequences:
         raise ValueError("accuracy_guards needs at least one sequence.")
-    candidate = prepare_for_inference(copy.deepcopy(reference_model), dtype)
-    models = {"float32": reference_model, "candidate": candidate}
-    guards: dict[str, float] = {}
-
-    embeddings = {k: embed_sequences(m, tokenizer, sequences, batch_size=batch_size) for k, m in models.items()}
-    cosines = [_cosine(a, b) for a, b in zip(embeddings["float32"], embeddings["candidate"])]
-    guards["sequences"] = float(len(cosines))
-    guards["embedding_cosine_mean"] = float(np.mean(cosines))
-    guards["embedding_cosine_min"] = float(np.min(cosines))
-
     has_head = getattr(reference_model, "lm_head", None) is not None
-    if variants:
-        scores = {k: score_variants(m, tokenizer, variants, batch_size=batch_size) for k, m in models.items()}
-        both = [
-            (f, c)
-            for f, c in zip(scores["float32"], scores["candidate"])
-            if f["status"] == "scored" and c["status"] == "scored"
-        ]
-        guards["variants_scored"] = float(len(both))
+    pad = tokenizer.pad_token_id
+    passes, truths = (
+        _masked_lm_passes(reference_model, tokenizer, sequences, mask_fraction, seed) if has_head else ((), ())
+    )
 
-        def rank_correlation(name: str, transform=lambda x: x) -> float:
-            if len(both) < 2:
-                return math.nan
-            x = [transform(f[name]) for f, _ in both]
-            y = [transform(c[name]) for _, c in both]
-            if np.ptp(x) == 0 or np.ptp(y) == 0:
-                return 1.0 if x == y else math.nan
-            return float(spearmanr(x, y).statistic)
-
-        guards["variant_spearman"] = rank_correlation("cosine_similarity", lambda v: 1.0 - v)
+    def outputs(model) -> dict[str, Any]:
+        out: dict[str, Any] = {"embeddings": embed_sequences(model, tokenizer, sequences, batch_size=batch_size)}
+        if variants:
+            out["scores"] = score_variants(model, tokenizer, variants, batch_size=batch_size)
         if has_head:
-            guards["variant_mlm_spearman"] = rank_correlation("mlm_log_ratio")
+            reads = run_forward_passes(model, passes, batch_size=batch_size, pad_token_id=pad)
+            out["top1"] = np.concatenate([r.argmax(axis=-1) for r in reads])
+        return out
 
-    if has_head:
-        passes, truths = _masked_lm_passes(reference_model, tokenizer, sequences, mask_fraction, seed)
-        pad = tokenizer.pad_token_id
-        reads = {k: run_forward_passes(m, passes, batch_size=batch_size, pad_token_id=pad) for k, m in models.items()}
-        top = {k: np.concatenate([r.argmax(axis=-1) for r in v]) for k, v in reads.items()}
-        truth = np.concatenate(truths)
-        guards["masked_positions"] = float(truth.size)
-        guards["mlm_top1_agreement"] = float(np.mean(top["float32"] == top["candidate"]))
-        guards["mlm_top1_accuracy_float32"] = float(np.mean(top["float32"] == truth))
-    return guards
+    reference = outputs(reference_model)
+    found: dict[str, dict[str, float]] = {}
+    for name in dtypes:
+        candidate = outputs(prepare_for_inference(copy.deepcopy(reference_model), name))
+        cosines = [_cosine(a, b) for a, b in zip(reference["embeddings"], candidate["embeddings"])]
+        guards = {
+            "sequences": float(len(cosines)),
+            "embedding_cosine_mean": float(np.mean(cosines)),
+            "embedding_cosine_min": float(np.min(cosines)),
+        }
+        if variants:
+            both = [
+                (f, c)
+                for f, c in zip(reference["scores"], candidate["scores"])
+                if f["status"] == "scored" and c["status"] == "scored"
+            ]
+            guards["variants_scored"] = float(len(both))
+
+            guards["variant_spearman"] = _rank_correlation(both, "cosine_similarity", lambda v: 1.0 - v)
+            if has_head:
+                guards["variant_mlm_spearman"] = _rank_correlation(both, "mlm_log_ratio")
+        if has_head:
+            truth = np.concatenate(truths)
+            guards["masked_positions"] = float(truth.size)
+            guards["mlm_top1_agreement"] = float(np.mean(reference["top1"] == candidate["top1"]))
+            guards["mlm_top1_accuracy_float32"] = float(np.mean(reference["top1"] == truth))
+        found[name] = guards
+    return found[dtype] if isinstance(dtype, str) else found
 
 
 def guard_verdicts(guards: dict[str, float], thresholds: dict[str, float] | None = None) -> dict[str, str]:

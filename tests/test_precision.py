@@ -202,3 +202,11 @@ def test_embed_command_dtype_int8_is_close_to_float32(tiny_saved, tmp_path):
     assert outputs["int8"].shape == (3, 32)
     np.testing.assert_allclose(outputs["int8"], outputs["float32"], rtol=0, atol=EMBEDDING_ATOL["int8"])
     assert not np.array_equal(outputs["int8"], outputs["float32"])  # the flag took effect
+
+
+def test_accuracy_guards_for_several_dtypes_equal_the_one_at_a_time_calls(tiny):
+    sequences, variants = _guard_inputs()
+    together = accuracy_guards(tiny[0], tiny[1], ["int8", "float32"], sequences[:3], variants[:6])
+    assert together == {
+        d: accuracy_guards(tiny[0], tiny[1], d, sequences[:3], variants[:6]) for d in ("int8", "float32")
+    }
