@@ -555,11 +555,11 @@ def bench_precision_guards(args: argparse.Namespace) -> dict[str, float]:
 def precision_targets(record: dict) -> dict[str, str]:
     """The issue's precision targets, each `"met"`, `"missed"`, `"not applicable (...)"` (the machine lacks the
     feature it needs: VNNI for int8, AVX512-BF16/AMX for bf16) or `"not measured"` (the run has no such rows)."""
-    from nucleotide_transformer_hf.precision import GUARD_THRESHOLDS
+    from nucleotide_transformer_hf.precision import GUARD_THRESHOLDS, cpu_matrix_features
 
     r = record.get("results", {})
     machine = record.get("machine", {})
-    features = machine.get("cpu_matrix_features") or {}
+    features = machine.get("cpu_matrix_features") or cpu_matrix_features(str(machine.get("cpu_flags", "")).split())
     cuda = machine.get("device") == "cuda"
     has = {"vnni": bool(features.get("vnni")) and not cuda, "bf16": cuda or bool(features.get("bf16"))}
     why = {"vnni": "not applicable (no VNNI)" if not cuda else "not applicable (int8 is CPU only)",
