@@ -13,6 +13,8 @@ without a traceback; anything else is a bug and keeps its traceback.
     nucleotide-transformer score-variants --vcf V --fasta F --model M --out scores.tsv
     nucleotide-transformer evaluate-variants --data pairs.csv.gz --model M [--out-dir D]
     nucleotide-transformer evaluate-tasks MODEL DATA... --out D
+    nucleotide-transformer evaluate-tasks --model A --model B [--trust-remote-code] DATA... --out D [--protocol nt-paper]
+    nucleotide-transformer export-onnx MODEL OUT [--encoder] [--int8]
     nucleotide-transformer embed --model M (--fasta F [--window W] | --bed B --fasta F | --table T | --dataset D) --out DIR
 """
 
@@ -107,12 +109,12 @@ def _push(args: argparse.Namespace) -> int:
 DTYPE_CHOICES = ("float32", "bfloat16", "int8")  # precision.DTYPES, named here so that --help stays fast
 
 
-def _dtype_argument(parser: argparse.ArgumentParser) -> None:
+def _dtype_argument(parser: argparse.ArgumentParser, what: str = "inference") -> None:
     parser.add_argument(
         "--dtype",
         choices=DTYPE_CHOICES,
         default="float32",
-        help="inference precision: float32, bfloat16 weights, or int8 linear layers (CPU; docs/precision.md)",
+        help=f"{what} precision: float32, bfloat16 weights, or int8 linear layers (CPU; docs/precision.md)",
     )
 
 
@@ -220,13 +222,88 @@ def _evaluate_variants(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- ONNX --------------------------------------------------------------------------------------------------------
+
+
+def _export_onnx_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model folder (float32 or bf16 weights; exported in float32)")
+    parser.add_argument("out", type=Path, help="folder for model.onnx, config.json and the tokenizer files")
+    parser.add_argument(
+        "--encoder", action="store_true", help="export the encoder (last_hidden_state) instead of the masked-LM logits"
+    )
+    parser.add_argument("--int8", action="store_true", help="also write onnxruntime's dynamic int8 quantisation")
+    parser.add_argument(
+        "--int8-out", type=Path, help="folder for the int8 model (default: OUT with the suffix -int8 beside OUT)"
+    )
+    parser.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's, 20)")
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from .loading import check_model_folder
+
+    check_model_folder(args.model)
+    from .onnx_export import export_onnx, quantize_onnx_int8
+
+    report = export_onnx(args.model, args.out, masked_lm=not args.encoder, opset=args.opset)
+    print(
+        f"wrote {report['path']} (opset {report['opset']}, outputs {', '.join(report['outputs'])}; onnxruntime "
+        f"matches torch to {report['max_abs_diff']:.1e})"
+    )
+    if args.int8:
+        int8_out = args.int8_out or args.out.with_name(args.out.name + "-int8")
+        quantized = quantize_onnx_int8(args.out, int8_out)
+        print(
+            f"wrote {quantized['path']} (int8 weights, {quantized['size_bytes'] / 1e6:.1f} MB from "
+            f"{quantized['float32_size_bytes'] / 1e6:.1f} MB; onnxruntime dynamic quantisation)"
+        )
+    return 0
+
+
 # ---- tasks -----------------------------------------------------------------------------------------------------
 
 
 def _evaluate_tasks_arguments(parser: argparse.ArgumentParser) -> None:
     # No library import here: building the parser must stay fast for every subcommand (task_benchmark pulls in Trainer).
-    parser.add_argument("model", help="model folder with tokenizer files (e.g. outputs/quickstart/model)")
-    parser.add_argument("data", nargs="*", help="data folders or table files (layout: docs/tasks.md)")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="[MODEL] DATA",
+        help="without --model: the model folder, then data folders or table files (layout: docs/tasks.md); "
+        "with --model: data folders or table files only",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="a model to compare (repeat for several): an NT folder (ours, published or converted) or any Hugging Face "
+        "checkpoint folder with its tokenizer (e.g. DNABERT-2, HyenaDNA)",
+    )
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow models whose folder brings its own code (HyenaDNA, Caduceus, DNABERT-2's remote code) to run it",
+    )
+    parser.add_argument(
+        "--paper-model",
+        metavar="HUB_ID",
+        help="the published NT model the first NT --model stands for: its numbers fill the 'paper' column "
+        "(found by name when a --model is such a Hub id or a folder named after it; ids in docs/paper_results.md)",
+    )
+    parser.add_argument(
+        "--paper-benchmark",
+        choices=("auto", "revised", "original"),
+        default="auto",
+        help="which published NT benchmark the tasks are (auto: from the task names)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("default", "nt-paper"),
+        default="default",
+        help="default (seeds, MCC) or nt-paper (10-fold CV, the paper's metric and IA3/probing settings; what is "
+        "unknown is printed in the header)",
+    )
+    parser.add_argument("--folds", type=int, help="k-fold cross-validation of the training split instead of seeds")
     parser.add_argument("--out", required=True, help="output folder for runs.csv, results.{csv,md,png}")
     parser.add_argument(
         "--nt-downstream",
@@ -237,48 +314,71 @@ def _evaluate_tasks_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tasks", nargs="+", help="task names or shell patterns (e.g. 'gue/EMP_*' prom_core_all)")
     parser.add_argument(
-        "--methods", default=None, help="comma-separated subset of ia3, full, probing, random, kmer (default: all)"
+        "--methods",
+        default=None,
+        help="comma-separated subset of ia3, lora, full, probing, random, kmer (default: all; nt-paper: ia3,probing)",
     )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--max-steps", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default 0 1 2)")
+    parser.add_argument("--max-steps", type=int, help="training steps per run (default 1000; nt-paper 10000)")
+    parser.add_argument("--batch-size", type=int, help="training batch (default 16; nt-paper 8)")
     parser.add_argument("--eval-steps", type=int, default=100)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--max-train", type=int, help="cap on training rows per task (stratified draw)")
     parser.add_argument("--max-test", type=int, help="cap on test rows per task (stratified draw)")
     parser.add_argument("--probe-layers", type=int, nargs="+", help="hidden-state indices to probe (default: all)")
     parser.add_argument("--probes", default="logistic,mlp", help="comma-separated: logistic, mlp")
-    parser.add_argument("--pooling", choices=("cls", "mean"), default="mean", help="sequence-head pooling")
+    parser.add_argument("--pooling", choices=("cls", "mean"), default="mean", help="sequence-head pooling (NT models)")
+    _dtype_argument(parser, what="probing embeddings")
     parser.add_argument("--quiet", action="store_true")
 
 
 def _evaluate_tasks(args: argparse.Namespace) -> int:
+    paths = list(args.paths)
+    models = list(args.model)
+    if not models:
+        if not paths:
+            raise InputError("give a model (MODEL DATA... or --model MODEL ... DATA...).")
+        models = [paths.pop(0)]
     from .loading import check_model_folder
 
-    check_model_folder(args.model)
-    for root in args.data:
+    for model in models:
+        check_model_folder(model)
+    for root in paths:
         if not Path(root).exists():
             raise InputError(f"no such data folder or file: {root}")
+    from .model_zoo import describe_model
+    from .paper_results import match_published_model
     from .task_benchmark import (
-        BENCHMARK_METHODS,
-        BenchmarkSettings,
         evaluate_tasks,
         find_task_sources,
         nt_downstream_sources,
+        protocol_settings,
         select_sources,
     )
 
+    described = []
+    paper_given = args.paper_model
+    for path in models:
+        model = describe_model(path, trust_remote_code=args.trust_remote_code, paper_name=match_published_model(path))
+        if paper_given and model.is_nt:
+            model = describe_model(path, trust_remote_code=args.trust_remote_code, paper_name=paper_given)
+            paper_given = None
+        described.append(model)
+    if paper_given:
+        raise InputError(f"--paper-model {paper_given}: no NT model among --model to stand for it.")
     sources, skipped = [], []
-    for root in args.data:
+    for root in paths:
         sources += find_task_sources(root, skipped)
     for dataset_id in args.nt_downstream:
         sources += nt_downstream_sources(dataset_id)
     if not sources:
         raise InputError("no tasks found (give data folders or --nt-downstream).")
     sources = select_sources(sources, args.tasks)
-    settings = BenchmarkSettings(
-        methods=[m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else BENCHMARK_METHODS,
+    settings = protocol_settings(
+        args.protocol,
+        methods=[m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None,
         seeds=args.seeds,
+        folds=args.folds,
         max_steps=args.max_steps,
         batch_size=args.batch_size,
         eval_steps=args.eval_steps,
@@ -288,11 +388,13 @@ def _evaluate_tasks(args: argparse.Namespace) -> int:
         probe_layers=args.probe_layers,
         probes=[p.strip() for p in args.probes.split(",") if p.strip()],
         pooling=args.pooling,
+        dtype=args.dtype,
+        paper_benchmark=args.paper_benchmark,
         verbose=not args.quiet,
     )
     for line in skipped:
         print(f"not a task: {line}")
-    report = evaluate_tasks(args.model, sources, args.out, settings)
+    report = evaluate_tasks(described, sources, args.out, settings)
     print(report.markdown)
     print("wrote " + ", ".join(str(path) for path in report.files.values()))
     return 0
@@ -519,6 +621,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "Benchmark a model on every task of data folders: IA3, full fine-tune, probing, random init, 6-mer LR.",
         _evaluate_tasks_arguments,
         _evaluate_tasks,
+    ),
+    "export-onnx": (
+        "Export a model to ONNX (dynamic batch and length) for onnxruntime, optionally with int8 weights.",
+        _export_onnx_arguments,
+        _export_onnx,
     ),
     "embed": (
         "Embed FASTA records or tiles, BED regions, or table/dataset rows into parquet shards with a manifest.",

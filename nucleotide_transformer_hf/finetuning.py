@@ -40,6 +40,7 @@ from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .dna import context_tokens
 from .inference import head_logits
 from .metrics import task_metrics
+from .model_zoo import ComparedModel, context_of, load_classifier, load_tokenizer
 from .modeling_nucleotide_transformer import (
     NucleotideTransformerForSequenceClassification,
     NucleotideTransformerForTokenClassification,
@@ -114,13 +115,15 @@ def encode_task(task: TaskData, tokenizer: NucleotideTransformerTokenizerFast, m
         encoded = tokenizer(task.sequences)
         array = np.asarray(task.labels)
         labels = array.astype(np.float32).tolist() if task.kind in ("multilabel", "regression") else array.tolist()
-    return Dataset.from_dict(
-        {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "labels": labels}
-    )
+    columns = {"input_ids": encoded["input_ids"], "labels": labels}
+    if "attention_mask" in encoded:  # a tokenizer of a model without attention mask (HyenaDNA's) returns none
+        columns["attention_mask"] = encoded["attention_mask"]
+    return Dataset.from_dict(columns)
 
 
-ModelSource = str | os.PathLike | NucleotideTransformerConfig | NucleotideTransformerPreTrainedModel
-"""A model folder, a config (random weights) or a model in memory."""
+ModelSource = str | os.PathLike | NucleotideTransformerConfig | NucleotideTransformerPreTrainedModel | ComparedModel
+"""A model folder, a config (random weights), a model in memory, or a `model_zoo.ComparedModel` (an NT folder, or
+another Hugging Face model with its own sequence head, compared with NT by `evaluate-tasks`)."""
 
 
 def _head_class(kind: str):
@@ -151,6 +154,12 @@ def load_model_for_task(
         pooling: `"cls"` or `"mean"` for the sequence head (`config.classifier_pooling`); the source's when None.
         seed: seed of the head (and of the encoder with `random_init`).
     """
+    if isinstance(source, ComparedModel):
+        if not source.is_nt:
+            if kind == "token":
+                raise ValueError(f"{source.label}: token tasks need our token head; this model is not an NT model.")
+            return load_classifier(source, num_labels, problem_type_for(kind), random_init=random_init, seed=seed)
+        source = source.path
     head = _head_class(kind)
     overrides: dict[str, Any] = {"num_labels": num_labels}
     if kind != "token":
@@ -189,7 +198,8 @@ def apply_method(
     verbose: bool = True,
 ) -> torch.nn.Module:
     """Wraps `model` for `method`: `"ia3"` (peft `IA3Config` with our registered defaults), `"lora"` (peft
-    `LoraConfig`, query/value), or `"full"` (unchanged, every weight trainable). Prints the trainable fraction."""
+    `LoraConfig`, query/value), or `"full"` (unchanged, every weight trainable). Prints the trainable fraction.
+    Another model type (`model_zoo`) gets peft's own defaults for it; peft raises `ValueError` where it has none."""
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
     if method == "full":
@@ -202,8 +212,9 @@ def apply_method(
 
     register_peft_defaults()
     task_type = "TOKEN_CLS" if isinstance(model, NucleotideTransformerForTokenClassification) else "SEQ_CLS"
+    ours = isinstance(model, NucleotideTransformerPreTrainedModel)
     if method == "ia3":
-        if model.config.num_hidden_layers > PEFT_DEFAULT_MAX_LAYERS:
+        if ours and model.config.num_hidden_layers > PEFT_DEFAULT_MAX_LAYERS:
             targets, feedforward = ia3_modules_for(model.config.num_hidden_layers)
             peft_config = IA3Config(task_type=task_type, target_modules=targets, feedforward_modules=feedforward)
         else:
@@ -322,6 +333,8 @@ def _tokenizer_for(
 ) -> NucleotideTransformerTokenizerFast:
     if tokenizer is not None:
         return tokenizer
+    if isinstance(source, ComparedModel):
+        return load_tokenizer(source)
     if isinstance(source, (str, os.PathLike)) and any(
         (Path(source) / f).exists() for f in ("tokenizer.json", "vocab.txt")
     ):
@@ -340,6 +353,8 @@ def context_with_specials(model: torch.nn.Module, tokenizer) -> int:
     """Tokens one input may have, `<cls>` included: the model's context capped by the tokenizer's
     `model_max_length` (`dna.context_tokens` plus the special tokens). `model` may be wrapped by peft."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if not isinstance(tokenizer, NucleotideTransformerTokenizerFast):  # another model compared with NT
+        return context_of(base.config, tokenizer) or 1 << 62
     return context_tokens(base.config, tokenizer) + tokenizer.num_special_tokens_to_add()
 
 

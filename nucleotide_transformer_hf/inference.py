@@ -42,6 +42,7 @@ Embedding rules (`embed_sequences`, the `"dna-embedding"` pipeline):
 """
 
 import copy
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,10 +92,29 @@ class ForwardPass:
     targets: tuple[int, ...] = ()
 
 
+def layer_count(config) -> int | None:
+    """Blocks of a model's encoder: `num_hidden_layers` (or `n_layer` / `num_layers`, as other DNA models name it) of
+    a config or a model; None when the config says none of them."""
+    config = getattr(config, "config", config)
+    return next(
+        (getattr(config, key) for key in ("num_hidden_layers", "n_layer", "num_layers") if hasattr(config, key)), None
+    )
+
+
+def takes_attention_mask(module) -> bool:
+    """Whether a module's `forward` has an `attention_mask` parameter (HyenaDNA's, for one, has not)."""
+    return "attention_mask" in inspect.signature(module.forward).parameters
+
+
 def normalise_layers(config, layers: int | Sequence[int]) -> tuple[list[int], bool]:
     """`(hidden-state indexes in 0..num_hidden_layers, whether a single int was given)` for a config (or a model);
-    a layer that does not exist raises naming it."""
-    count = getattr(config, "config", config).num_hidden_layers
+    a layer that does not exist raises naming it. A model whose config names no layer count has only `-1`, its last
+    hidden state."""
+    count = layer_count(config)
+    if count is None:
+        if layers in (-1, [-1], (-1,)):
+            return [-1], isinstance(layers, (int, np.integer))
+        raise ValueError("This model's config gives no layer count: only its last hidden state (-1) can be read.")
     single = isinstance(layers, (int, np.integer))
     wanted = [int(layers)] if single else [int(layer) for layer in layers]
     if not wanted:
@@ -131,7 +151,8 @@ def run_forward_passes(
     `(len(positions),)` with `targets`; `"logits"` the head's float32 logits (see `ForwardPass`).
 
     An int8 model (`precision.runs_windows_alone`) runs every pass alone, whatever `batch_size`: its outputs then do
-    not depend on the other windows of a call.
+    not depend on the other windows of a call. So does a model whose `forward` takes no `attention_mask` (HyenaDNA
+    and other models compared with NT, `model_zoo`): with no mask, padding would reach it.
 
     `before_batch`, if given, is called with the indexes (into `passes`) of each batch's rows, in row order, just before
     that batch runs: a forward hook that aggregates inside the model (attention statistics) knows which pass each row
@@ -149,8 +170,8 @@ def run_forward_passes(
     if head and any(p.read != "logits" for p in passes):
         raise ValueError("'logits' passes run the whole model; run them in a call of their own.")
     layer_indexes = [] if head else normalise_layers(_config_of(model), layers)[0]
-    last = _config_of(model).num_hidden_layers
-    all_hidden = any(layer != last for layer in layer_indexes)
+    last = layer_count(_config_of(model))
+    all_hidden = any(layer not in (last, -1) for layer in layer_indexes)
     lm_head = None
     if any(p.read == "log_probs" for p in passes):
         lm_head = getattr(model, "lm_head", None)
@@ -163,6 +184,7 @@ def run_forward_passes(
         # float32 log-probabilities reproducible across processes (and is cheap for a few rows).
         lm_head = copy.deepcopy(lm_head).double()
     run = model if head else model.base_model
+    masked = takes_attention_mask(run)
     device = next(model.parameters()).device
     order = sorted(range(len(passes)), key=lambda i: len(passes[i].ids))
     results: list[Any] = [None] * len(passes)
@@ -175,7 +197,7 @@ def run_forward_passes(
         bar = tqdm(total=len(passes), desc=description, unit="window")
     try:
         with torch.inference_mode():
-            if runs_windows_alone(model):
+            if runs_windows_alone(model) or not masked:
                 batches = [[i] for i in order]
             else:
                 batches = _token_budget_batches([len(passes[i].ids) for i in order], order, batch_size)
@@ -188,10 +210,9 @@ def run_forward_passes(
                     mask[row, : len(passes[i].ids)] = 1
                 if before_batch is not None:
                     before_batch(list(members))
-                inputs = {
-                    "input_ids": torch.from_numpy(ids).to(device),
-                    "attention_mask": torch.from_numpy(mask).to(device),
-                }
+                inputs = {"input_ids": torch.from_numpy(ids).to(device)}
+                if masked:
+                    inputs["attention_mask"] = torch.from_numpy(mask).to(device)
                 if head:
                     _read_logits(passes, members, run(**inputs).logits.float().cpu().numpy(), results)
                 else:
@@ -467,6 +488,71 @@ def embed_sequences(
 # ---- task heads ------------------------------------------------------------------------------------------------
 
 
+def is_nt_tokenizer(tokenizer) -> bool:
+    """Whether `tokenizer` is ours (6-mers, `<cls>` only). Other models' tokenizers (`model_zoo`) get whole-sequence
+    passes with their own special tokens (`sequence_passes`) instead of our token windows."""
+    from .tokenization_nucleotide_transformer import NucleotideTransformerTokenizerFast
+
+    return isinstance(tokenizer, NucleotideTransformerTokenizerFast)
+
+
+def sequence_passes(tokenizer, sequences: Sequence[str], read: str, capacity: int | None = None) -> list[ForwardPass]:
+    """One `ForwardPass` per whole sequence, tokenized by the tokenizer's own rule with its own special tokens (e.g.
+    `[CLS] … [SEP]`), `start`/`stop` bounding the real tokens (those its `special_tokens_mask` does not mark). For
+    models compared with NT, which are not windowed (`model_zoo`): a sequence with more than `capacity` tokens
+    (special tokens included) raises `ValueError` naming its index."""
+    texts = []
+    for index, sequence in enumerate(sequences):
+        if not isinstance(sequence, str):
+            raise TypeError(f"Sequence {index} is a {type(sequence).__name__}, expected a DNA string.")
+        texts.append(sequence.translate(WHITESPACE))
+    if not texts:
+        return []
+    encoded = tokenizer(texts, add_special_tokens=True, return_special_tokens_mask=True, truncation=False)
+    passes = []
+    for index, (ids, special) in enumerate(zip(encoded["input_ids"], encoded["special_tokens_mask"])):
+        real = np.flatnonzero(np.asarray(special) == 0)
+        if real.size == 0:
+            raise ValueError(f"Sequence {index} gives no token besides the special ones.")
+        if capacity is not None and len(ids) > capacity:
+            raise ValueError(f"Sequence {index} has {len(ids)} tokens, more than the model's context of {capacity}.")
+        passes.append(ForwardPass(np.asarray(ids, dtype=np.int64), read, int(real[0]), int(real[-1]) + 1))
+    return passes
+
+
+def mean_embeddings(
+    model,
+    tokenizer,
+    sequences: Sequence[str],
+    layers: int | Sequence[int] = -1,
+    *,
+    capacity: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = False,
+) -> list[np.ndarray]:
+    """Mean-pooled embeddings of whole sequences with any tokenizer: per sequence `(n_layers, hidden)` (or
+    `(hidden,)` for a single int `layers`), the mean over its real tokens (special tokens and padding excluded).
+    Our tokenizer goes through `embed_sequences` (windows for long sequences); another model's tokenizer through
+    `sequence_passes` (one pass per sequence, at most `capacity` tokens)."""
+    if is_nt_tokenizer(tokenizer):
+        return embed_sequences(
+            model, tokenizer, list(sequences), pooling="mean", layers=layers, batch_size=batch_size, progress=progress
+        )
+    single = isinstance(layers, (int, np.integer))
+    passes = sequence_passes(tokenizer, sequences, "sum", capacity)
+    results = run_forward_passes(
+        model,
+        passes,
+        layers=layers,
+        batch_size=batch_size,
+        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+        progress=progress,
+        description="sequences",
+    )
+    means = [sums / count for sums, count in results]
+    return [mean[0] for mean in means] if single else means
+
+
 def token_counts(tokenizer, sequences: Sequence[str]) -> list[int]:
     """Tokens the tokenizer makes of each sequence with its special tokens (`<cls>`), by the tokenizer's own rule
     and whatever the length (nothing is truncated)."""
@@ -488,7 +574,23 @@ def head_logits(
     `(tokens, labels)` for a token-classification head (`<cls>` left out, one row per token), and the `(tokens, 2)`
     base offsets of its tokens. `model` may be wrapped by peft. A sequence with more tokens than the context raises
     `ValueError` naming its index (cut long sequences into windows first).
+
+    Another model's tokenizer (`model_zoo`) runs each sequence with its own special tokens (`sequence_passes`); its
+    offsets are then empty (token heads are for our tokenizer).
     """
+    if not is_nt_tokenizer(tokenizer):
+        from .model_zoo import context_of
+
+        passes = sequence_passes(tokenizer, sequences, "logits", context_of(_config_of(model), tokenizer))
+        logits = run_forward_passes(
+            model,
+            passes,
+            batch_size=batch_size,
+            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+            progress=progress,
+            description="sequences",
+        )
+        return logits, [np.zeros((0, 2), dtype=np.int64) for _ in passes]
     capacity = context_tokens(_config_of(model), tokenizer)
     texts = []
     for index, sequence in enumerate(sequences):
@@ -526,9 +628,14 @@ __all__ = [
     "embed_sequences",
     "embedding_plan",
     "head_logits",
+    "is_nt_tokenizer",
+    "layer_count",
+    "mean_embeddings",
     "normalise_layers",
     "plan_embeddings",
     "run_forward_passes",
+    "sequence_passes",
+    "takes_attention_mask",
     "token_counts",
     "token_owners",
     "token_window_starts",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .inference import embed_sequences
+from .inference import layer_count, mean_embeddings
 from .metrics import task_metrics
 from .tasks import TaskData, split_off
 
@@ -30,6 +30,7 @@ def layer_embeddings(
     layers: Sequence[int] | None = None,
     batch_size: int = 32,
     progress: bool = False,
+    capacity: int | None = None,
 ) -> dict[int, np.ndarray]:
     """Mean-pooled embeddings `(n, hidden)` of each layer, keyed by layer index: the mean over the sequence's real
     tokens, `<cls>` and padding excluded (`inference.embed_sequences` with `pooling="mean"`; a sequence longer than
@@ -39,26 +40,33 @@ def layer_embeddings(
     block after the final LayerNorm — the `hidden_states` of `output_hidden_states=True`. The model is any of our
     models (the encoder, `model.base_model`, is run) and is left unchanged.
 
+    Another model compared with NT (`model_zoo`: its own tokenizer, special tokens excluded from the mean) is run one
+    whole sequence per pass, at most `capacity` tokens (`inference.mean_embeddings`); if its config gives no layer
+    count, only its last hidden state exists, keyed `-1`.
+
     Raises:
         ValueError: naming a layer that does not exist.
     """
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    count = base.config.num_hidden_layers + 1
-    layers = list(range(count)) if layers is None else [int(layer) for layer in layers]
-    wrong = [layer for layer in layers if not 0 <= layer < count]
-    if wrong:
-        raise ValueError(f"Layers {wrong} do not exist: this model has hidden states 0..{count - 1}.")
-    hidden = base.config.hidden_size
-    features = {layer: np.zeros((len(sequences), hidden), dtype=np.float32) for layer in layers}
+    count = layer_count(base.config)
+    if count is None:
+        if layers is not None and list(layers) != [-1]:
+            raise ValueError("This model's config gives no layer count: only its last hidden state (-1) can be probed.")
+        layers = [-1]
+    else:
+        count += 1
+        layers = list(range(count)) if layers is None else [int(layer) for layer in layers]
+        wrong = [layer for layer in layers if not 0 <= layer < count]
+        if wrong:
+            raise ValueError(f"Layers {wrong} do not exist: this model has hidden states 0..{count - 1}.")
     if not sequences or not layers:
-        return features
-    pooled = embed_sequences(
-        model, tokenizer, list(sequences), pooling="mean", layers=layers, batch_size=batch_size, progress=progress
+        hidden = base.config.hidden_size
+        return {layer: np.zeros((len(sequences), hidden), dtype=np.float32) for layer in layers}
+    pooled = mean_embeddings(
+        model, tokenizer, list(sequences), layers, capacity=capacity, batch_size=batch_size, progress=progress
     )
-    for row, per_layer in enumerate(pooled):  # (n_layers, hidden), in the order of `layers`
-        for position, layer in enumerate(layers):
-            features[layer][row] = per_layer[position]
-    return features
+    stacked = np.stack(pooled).astype(np.float32)  # (n, n_layers, hidden), layers in the order of `layers`
+    return {layer: stacked[:, position] for position, layer in enumerate(layers)}
 
 
 def make_probe(name: str, seed: int = 0):
@@ -149,6 +157,7 @@ def probe_task(
     seed: int = 0,
     batch_size: int = 32,
     progress: bool = False,
+    capacity: int | None = None,
 ) -> ProbeResult:
     """Probes every layer (or `layers`) of a frozen model on a single-label classification task.
 
@@ -161,7 +170,7 @@ def probe_task(
     if validation is None:
         train, validation = split_off(train, 0.1, seed)
     embedded = {
-        split: layer_embeddings(model, tokenizer, task.sequences, layers, batch_size, progress)
+        split: layer_embeddings(model, tokenizer, task.sequences, layers, batch_size, progress, capacity)
         for split, task in (("train", train), ("validation", validation), ("test", test))
     }
     result = probe_features(

@@ -1,13 +1,20 @@
-"""The task benchmark (`nucleotide-transformer evaluate-tasks`): every task of one or more data folders, five methods,
-several seeds, one table and one chart.
+"""The task benchmark (`nucleotide-transformer evaluate-tasks`): every task of one or more data folders, one or more
+models, six methods, several seeds (or folds), one table and one chart.
+
+Models (`model_zoo`): NT folders (ours, published or converted) and any Hugging Face checkpoint compared with them
+(DNABERT-2-style BPE models, character-level models with their own code through `trust_remote_code`). Each model uses
+its own tokenizer; a method a model cannot run gets a row that says why (`method_reason`), never a silent gap.
 
 Methods (`BENCHMARK_METHODS`):
 
-* `ia3`: the pretrained model with IA3 scalings and a head (peft), as in the paper;
+* `ia3`: the pretrained model with IA3 scalings and a head (peft), as in the paper (ours for NT, peft's per model
+  type otherwise);
+* `lora`: the same with LoRA;
 * `full`: the pretrained model, every weight trained;
-* `probing`: frozen embeddings of every layer into logistic regression / MLP, the best layer chosen on validation;
+* `probing`: frozen embeddings of every layer, mean-pooled over the real tokens, into logistic regression / MLP, the
+  best layer chosen on validation;
 * `random`: the same architecture trained from random weights;
-* `kmer`: logistic regression on 6-mer counts.
+* `kmer`: logistic regression on 6-mer counts (no model; one row per task).
 
 Tasks are found in data folders laid out as in docs/tasks.md: a folder with `train`/`dev`/`test` files
 (`.csv`/`.tsv`/`.fa`, optionally gzipped; GUE, Genomic Benchmarks) is one task; files with a `task` column (the NT
@@ -15,9 +22,11 @@ downstream layout `sequence,name,label,task`) hold one task per value; a `datase
 `datasets`; the published NT benchmark can also be named by its Hub id (`nt_downstream_tasks`, needs network).
 
 Splits: `train` (GUE tasks without a train file train on `dev`, which is then noted), validation = `dev` when there is
-a train file, else 10% of train drawn per seed; test = `test`, else 20% of the data held out once (seed 0). Every
-method of a seed sees the same splits. The table reports the test MCC mean ± sd over seeds (sample sd) and the mean
-training time.
+a train file, else 10% of train drawn per seed; test = `test`, else 20% of the data held out once (seed 0); with
+`folds` (the NT paper's protocol, `protocol_settings("nt-paper")`) fold k of the training split is the validation.
+Every model and method of a seed sees the same splits. The tables report the test metric mean ± sd over seeds or
+folds (sample sd; MCC, or the paper's metric per task under "nt-paper"), the mean training time, and a "paper" column
+with the published number where the task and model match one (`paper_results`).
 """
 
 import csv
@@ -26,22 +35,26 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .dna import strip_sequence_suffix
+from .dna import KMER_SIZE, strip_sequence_suffix
 from .errors import InputError
 from .finetuning import FinetuneSettings, finetune
 from .kmer_baseline import kmer_baseline
+from .model_zoo import ComparedModel, classifier_reason, describe_model, load_encoder, load_tokenizer, peft_reason
+from .paper_results import NT_PAPER_PROTOCOL, NT_PAPER_UNKNOWNS, format_number, lookup, paper_metric, paper_task
+from .precision import check_dtype, prepare_for_inference
 from .probing import PROBES, probe_task
 from .tasks import (
     TaskData,
     find_split_files,
     harmonise_splits,
     is_task_file_name,
+    kfold_indices,
     load_task,
     split_off,
     subsample,
@@ -49,11 +62,12 @@ from .tasks import (
     task_values,
 )
 
-BENCHMARK_METHODS = ("ia3", "full", "probing", "random", "kmer")
+BENCHMARK_METHODS = ("ia3", "lora", "full", "probing", "random", "kmer")
 """Methods of the benchmark, in table order."""
 
 METHOD_LABELS = {
     "ia3": "IA3 (pretrained)",
+    "lora": "LoRA (pretrained)",
     "full": "full fine-tune (pretrained)",
     "probing": "probing (best layer)",
     "random": "random init, trained",
@@ -253,9 +267,17 @@ def prepare_task(
     seed: int,
     max_train: int | None = None,
     max_test: int | None = None,
+    fold: int | None = None,
+    folds: int | None = None,
 ) -> BenchmarkTask:
     """The splits one seed uses (see the module docstring), with training and test rows capped (stratified draws;
-    the test draw does not depend on the seed)."""
+    the test draw does not depend on the seed).
+
+    With `fold` and `folds` (k-fold protocol): the training split (capped with seed 0, so that the folds partition
+    the same rows) is cut into `folds` stratified folds (`tasks.kfold_indices`, seed 0); fold `fold` is the
+    validation split, the rest is trained on; the test split is the same for every fold."""
+    if fold is not None:
+        return _prepare_fold(name, splits, fold, folds, max_train, max_test)
     notes = []
     if "train" in splits:
         train, validation = splits["train"], splits.get("validation")
@@ -279,84 +301,229 @@ def prepare_task(
     return BenchmarkTask(name, train, validation, test, notes)
 
 
+def _prepare_fold(name, splits, fold, folds, max_train, max_test) -> BenchmarkTask:
+    notes = []
+    train = splits.get("train")
+    if train is None:
+        train = splits["validation"]
+        notes.append("trained on the dev split (no train file)")
+    elif "validation" in splits:
+        notes.append("dev split unused (validation = a fold of train)")
+    test = splits.get("test")
+    if test is None:
+        train, test = split_off(train, 0.2, 0)
+        notes.append("test = 20% held out of the data")
+    if max_train is not None and len(train) > max_train:
+        notes.append(f"train capped at {max_train} of {len(train)}")
+        train = subsample(train, max_train, 0)
+    if max_test is not None and len(test) > max_test:
+        notes.append(f"test capped at {max_test} of {len(test)}")
+        test = subsample(test, max_test, 0)
+    kept, held_out = kfold_indices(train, folds, seed=0)[fold]
+    notes.append(f"validation = fold k of {folds} of train")
+    return BenchmarkTask(name, train.subset(np.sort(kept)), train.subset(np.sort(held_out)), test, notes)
+
+
+PROTOCOLS = ("default", "nt-paper")
+"""Evaluation protocols of `evaluate_tasks`: ours (seeds, MCC), and the NT paper's as far as it is known
+(`protocol_settings("nt-paper")`, `paper_results.NT_PAPER_PROTOCOL`)."""
+
+KMER_MODEL = "(no model)"
+"""The model column of the 6-mer baseline, which uses no model."""
+
+
 @dataclass
 class BenchmarkSettings:
     """Budget and hyper-parameters of `evaluate_tasks`.
 
     Attributes:
         methods: subset of `BENCHMARK_METHODS`.
-        seeds: one run per seed and method.
-        max_steps, batch_size, eval_steps, patience: training of `ia3`, `full` and `random` (early stopping on
-            validation MCC, best checkpoint tested).
+        seeds: one run per seed, model and method (ignored with `folds`).
+        folds: k-fold cross-validation of the training split instead of seeds: fold k holds out 1/k of it as
+            validation (the NT paper: 10 folds), its run uses seed k; the test split is the same for every fold.
+        max_steps, batch_size, eval_steps, patience: training of `ia3`, `lora`, `full` and `random` (early stopping
+            on validation MCC, best checkpoint tested).
         learning_rates: per method (`random` trains from scratch, hence its higher default).
         max_train, max_test: caps on the rows used (stratified draws), for CPU budgets.
         min_examples: tasks with fewer rows in total are skipped (too small for a train/validation/test split).
         probe_layers: hidden-state indices to probe (None: all); probes: "logistic" and/or "mlp".
-        pooling: sequence-head pooling for the fine-tuned models ("mean": over real tokens, as probing).
+        pooling: sequence-head pooling for the fine-tuned NT models ("mean": over real tokens, as probing); other
+            models keep their own head.
+        protocol: "default" or "nt-paper" (names the protocol in the results header; `protocol_settings` sets its
+            values); the reported metric is MCC, or the paper's metric per task under "nt-paper".
+        paper_benchmark: which published benchmark the "paper" column reads: "auto" (from the task names, see
+            `paper_results.paper_task`), "revised" or "original".
+        dtype: precision of the frozen encoder that probing embeds with (`precision.DTYPES`; training runs float32).
         verbose: progress lines (one per run).
     """
 
     methods: Sequence[str] = BENCHMARK_METHODS
     seeds: Sequence[int] = (0, 1, 2)
+    folds: int | None = None
     max_steps: int = 1000
     batch_size: int = 16
     eval_steps: int = 100
     patience: int = 3
-    learning_rates: dict[str, float] = field(default_factory=lambda: {"ia3": 3e-3, "full": 3e-4, "random": 1e-3})
+    learning_rates: dict[str, float] = field(
+        default_factory=lambda: {"ia3": 3e-3, "lora": 5e-4, "full": 3e-4, "random": 1e-3}
+    )
     max_train: int | None = None
     max_test: int | None = None
     min_examples: int = 60
     probe_layers: Sequence[int] | None = None
     probes: Sequence[str] = ("logistic", "mlp")
     pooling: str = "mean"
+    protocol: str = "default"
+    paper_benchmark: str = "auto"
+    dtype: str = "float32"
     verbose: bool = True
 
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in BENCHMARK_METHODS]
         if unknown:
             raise InputError(f"Unknown method(s) {unknown}; choose from {', '.join(BENCHMARK_METHODS)}.")
-        if not self.seeds:
+        if not self.seeds and not self.folds:
             raise InputError("Give at least one seed.")
+        if self.folds is not None and self.folds < 2:
+            raise InputError(f"Cross-validation needs at least 2 folds, got {self.folds}.")
         unknown = [p for p in self.probes if p not in PROBES]
         if unknown:
             raise InputError(f"Unknown probe(s) {unknown}; choose from {', '.join(PROBES)}.")
+        if self.protocol not in PROTOCOLS:
+            raise InputError(f"Unknown protocol {self.protocol!r}; choose from {', '.join(PROTOCOLS)}.")
+        check_dtype(self.dtype)
+        if self.paper_benchmark not in ("auto", "revised", "original"):
+            raise InputError(f"Unknown paper benchmark {self.paper_benchmark!r}; auto, revised or original.")
+
+    @property
+    def replicates(self) -> list[tuple[int, int | None]]:
+        """`(seed, fold)` of each replicate: `(k, k)` for the k-fold protocol, else `(seed, None)` per seed."""
+        if self.folds:
+            return [(fold, fold) for fold in range(self.folds)]
+        return [(int(seed), None) for seed in self.seeds]
+
+
+def protocol_settings(protocol: str = "default", **overrides: Any) -> BenchmarkSettings:
+    """`BenchmarkSettings` of a protocol, with `overrides` (None values are ignored) on top.
+
+    "nt-paper": 10-fold cross-validation of each task's training split (validation for early stopping, the test
+    split tested), IA3 at learning rate 3e-3 with batch 8 for 10,000 steps per fold, probing with logistic regression
+    and an MLP on every layer, methods IA3 and probing, the paper's metric per task (`paper_results.paper_metric`).
+    What the paper leaves open is listed in `paper_results.NT_PAPER_UNKNOWNS` and printed in the results header."""
+    values: dict[str, Any] = {}
+    if protocol == "nt-paper":
+        values = {
+            "folds": 10,
+            "max_steps": 10_000,
+            "batch_size": 8,
+            "methods": ("ia3", "probing"),
+            "probes": ("logistic", "mlp"),
+            "pooling": "mean",
+        }
+    elif protocol != "default":
+        raise InputError(f"Unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}.")
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return BenchmarkSettings(protocol=protocol, **values)
+
+
+def _as_models(models: Any) -> list[ComparedModel]:
+    if isinstance(models, (str, os.PathLike, ComparedModel)):
+        models = [models]
+    described = [m if isinstance(m, ComparedModel) else describe_model(m) for m in models]
+    if not described:
+        raise InputError("Give at least one model.")
+    labels = [m.label for m in described]
+    if len(set(labels)) != len(labels):
+        described = [replace(m, label=m.path) for m in described]
+    return described
+
+
+def _longest_tokens(tokenizer, task: BenchmarkTask) -> int:
+    from .inference import token_counts
+
+    sequences = task.train.sequences + task.validation.sequences + task.test.sequences
+    return max(token_counts(tokenizer, sequences))
+
+
+def method_reason(model: ComparedModel, method: str, longest_tokens: int, dtype: str = "float32") -> str | None:
+    """Why `model` cannot run `method` on a task whose longest sequence has `longest_tokens` tokens (special
+    tokens included), or None when it can: no peft default (IA3, LoRA), no sequence-classification class (IA3,
+    LoRA, full, random), a context shorter than the task (models other than NT are not windowed), or int8 probing of
+    a model that is not NT (`precision` quantises NT encoders only)."""
+    if method == "kmer":
+        return None
+    if method == "probing" and dtype == "int8" and not model.is_nt:
+        return "int8 inference is for NT encoders only (precision.prepare_for_inference)"
+    if not model.is_nt and model.context_tokens is not None and longest_tokens > model.context_tokens:
+        return f"context too short: longest sequence is {longest_tokens} tokens, the model takes {model.context_tokens}"
+    if method in ("ia3", "lora"):
+        return peft_reason(model, method) or classifier_reason(model)
+    if method in ("full", "random"):
+        return classifier_reason(model)
+    return None
 
 
 def run_method(
     method: str,
     task: BenchmarkTask,
-    model_dir: str | os.PathLike,
+    model: ComparedModel | str | os.PathLike,
     settings: BenchmarkSettings,
     seed: int,
     work_dir: Path,
     cache: dict[str, Any],
 ) -> dict[str, Any]:
-    """One (task, method, seed) run: its test metrics, training seconds and row counts."""
+    """One (task, model, method, seed) run: its test metrics, training seconds and row counts, or, for a method the
+    model cannot run (`method_reason`), a row whose `status` says why."""
+    model = _as_models(model)[0]
+    state = cache.setdefault(model.path, {})
+    if "tokenizer" not in state:
+        state["tokenizer"] = load_tokenizer(model)
+    longest = state.setdefault(("longest", task.name), _longest_tokens(state["tokenizer"], task))
+    row = {
+        "task": task.name,
+        "model": KMER_MODEL if method == "kmer" else model.label,
+        "method": method,
+        "seed": seed,
+    }
+    reason = method_reason(model, method, longest, settings.dtype)
+    counts = {"n_train": len(task.train), "n_validation": len(task.validation), "n_test": len(task.test)}
+    if reason is not None:
+        return {
+            **row,
+            **dict.fromkeys(("mcc", "f1", "accuracy", "auroc", "train_seconds", "steps")),
+            **counts,
+            "detail": "",
+            "notes": "; ".join(task.notes),
+            "status": f"not run: {reason}",
+        }
     start = time.perf_counter()
     steps = None
+    notes = list(task.notes)
     if method == "kmer":
         metrics = kmer_baseline(task.train, task.test, task.validation, seed=seed)
         seconds = time.perf_counter() - start
     elif method == "probing":
-        if "encoder" not in cache:
-            from .modeling_nucleotide_transformer import NucleotideTransformerModel
-            from .tokenization_nucleotide_transformer import NucleotideTransformerTokenizerFast
-
-            cache["encoder"] = NucleotideTransformerModel.from_pretrained(model_dir)
-            cache["tokenizer"] = NucleotideTransformerTokenizerFast.from_pretrained(model_dir)
+        if "encoder" not in state:
+            state["encoder"] = prepare_for_inference(load_encoder(model)[0], settings.dtype)
         result = probe_task(
-            cache["encoder"],
-            cache["tokenizer"],
+            state["encoder"],
+            state["tokenizer"],
             task.train,
             task.test,
             task.validation,
             layers=settings.probe_layers,
             probes=settings.probes,
             seed=seed,
+            capacity=None if model.is_nt else model.context_tokens,
         )
         metrics = {**result.best["test"], "layer": result.best["layer"], "probe": result.best["probe"]}
         seconds = result.seconds
     else:
+        window_bp = None
+        if model.is_nt and model.context_tokens is not None and longest > model.context_tokens:
+            # NT's own rule for sequences longer than its context: windows, predictions averaged per sequence
+            window_bp = (model.context_tokens - 1) * KMER_SIZE
+            notes.append(f"{model.label}: windows of {window_bp} bp (longest sequence {longest} tokens)")
         finetune_settings = FinetuneSettings(
             method="full" if method == "random" else method,
             random_init=method == "random",
@@ -366,66 +533,151 @@ def run_method(
             eval_steps=settings.eval_steps,
             patience=settings.patience,
             seed=seed,
-            pooling=settings.pooling,
+            pooling=settings.pooling if model.is_nt else None,
+            window_bp=window_bp,
             output_dir=str(work_dir / "checkpoints"),
             verbose=False,
         )
-        result = finetune(model_dir, task.train, task.validation, task.test, finetune_settings)
+        result = finetune(model, task.train, task.validation, task.test, finetune_settings)
         metrics, seconds, steps = result.test_metrics, result.train_seconds, result.steps
         shutil.rmtree(work_dir, ignore_errors=True)  # checkpoints only served to restore the best one
     return {
-        "task": task.name,
-        "method": method,
-        "seed": seed,
+        **row,
         **{k: metrics.get(k) for k in ("mcc", "f1", "accuracy", "auroc")},
         "train_seconds": seconds,
         "steps": steps,
-        "n_train": len(task.train),
-        "n_validation": len(task.validation),
-        "n_test": len(task.test),
+        **counts,
         "detail": ", ".join(f"{k}={metrics[k]}" for k in ("layer", "probe", "C") if k in metrics),
-        "notes": "; ".join(task.notes),
+        "notes": "; ".join(notes),
+        "status": "ok",
     }
 
 
-def summarise_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (task, method): MCC mean and sample sd over seeds, mean training seconds, row counts, notes."""
+def report_metric(task: str, settings: BenchmarkSettings) -> str:
+    """The metric reported for a task: MCC, or under the "nt-paper" protocol the paper's metric for it."""
+    if settings.protocol == "nt-paper":
+        matched = paper_task(task, settings.paper_benchmark)
+        if matched is not None:
+            return paper_metric(*matched)
+    return "mcc"
+
+
+def summarise_runs(
+    runs: list[dict[str, Any]],
+    settings: BenchmarkSettings | None = None,
+    models: Sequence[ComparedModel] = (),
+) -> list[dict[str, Any]]:
+    """One row per (task, model, method): MCC mean and sample sd over seeds (or folds), the reported metric's mean
+    and sd (`report_metric`), mean training seconds, row counts, notes, the status (`ok`, or why it was not run) and
+    the published number of the model's paper counterpart (`ComparedModel.paper_name`) where there is one."""
+    settings = settings or BenchmarkSettings()
+    papers = {m.label: m.paper_name for m in models if m.paper_name}
     rows = []
-    keys = list(dict.fromkeys((run["task"], run["method"]) for run in runs))
-    for task, method in keys:
-        group = [run for run in runs if run["task"] == task and run["method"] == method]
-        mcc = np.array([run["mcc"] for run in group], dtype=float)
+    keys = list(dict.fromkeys((run["task"], run.get("model", ""), run["method"]) for run in runs))
+    for task, model, method in keys:
+        group = [run for run in runs if (run["task"], run.get("model", ""), run["method"]) == (task, model, method)]
+        metric = report_metric(task, settings)
+        ran = [run for run in group if run.get("status", "ok") == "ok"]
+        mcc = np.array([run["mcc"] for run in ran], dtype=float)
+        values = np.array([run[metric] for run in ran], dtype=float)
+        published = lookup(task, papers[model], method, settings.paper_benchmark) if model in papers else None
         rows.append(
             {
                 "task": task,
+                "model": model,
                 "method": method,
-                "mcc_mean": float(mcc.mean()),
-                "mcc_sd": float(mcc.std(ddof=1)) if mcc.size > 1 else 0.0,
+                "mcc_mean": float(mcc.mean()) if mcc.size else float("nan"),
+                "mcc_sd": float(mcc.std(ddof=1)) if mcc.size > 1 else 0.0 if mcc.size else float("nan"),
+                "metric": metric,
+                "metric_mean": float(values.mean()) if values.size else float("nan"),
+                "metric_sd": float(values.std(ddof=1)) if values.size > 1 else 0.0 if values.size else float("nan"),
                 "seeds": mcc.size,
-                "train_seconds": float(np.mean([run["train_seconds"] for run in group])),
+                "train_seconds": float(np.mean([run["train_seconds"] for run in ran])) if ran else float("nan"),
                 "n_train": group[0]["n_train"],
                 "n_test": group[0]["n_test"],
+                "paper": format_number(published),
+                "paper_source": published.source if published else "",
+                "status": "ok" if ran else group[0]["status"],
                 "notes": group[0]["notes"],
             }
         )
     return rows
 
 
+def _cell(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return ""
+    if row["status"] != "ok":
+        return row["status"]
+    return f"{row['metric_mean']:.3f} ± {row['metric_sd']:.3f}"
+
+
+def protocol_header(settings: BenchmarkSettings, models: Sequence[ComparedModel] = ()) -> str:
+    """The header of a results file: the protocol, its splits and metric, the context rule, what is unknown."""
+    replicates = f"{settings.folds} folds" if settings.folds else f"seeds {', '.join(map(str, settings.seeds))}"
+    lines = []
+    if settings.protocol == "nt-paper":
+        lines.append(f"Protocol: the NT paper's (`--protocol nt-paper`), {replicates}.")
+        lines += [f"- {key}: {value}." for key, value in NT_PAPER_PROTOCOL.items()]
+        lines.append(
+            f"- this run: at most {settings.max_steps} steps, batch {settings.batch_size}, IA3 learning rate "
+            f"{settings.learning_rates.get('ia3')}; caps: train {settings.max_train}, test {settings.max_test}."
+        )
+        lines.append("- not known from the paper: " + "; ".join(NT_PAPER_UNKNOWNS) + ".")
+    else:
+        lines.append(
+            f"Protocol: default, {replicates}; validation = the dev split, else 10% of train per seed (or fold k of "
+            "the training split); test = the test split, else 20% held out; metric MCC."
+        )
+    lines.append(
+        "- context: NT models cut longer sequences into windows; other models are not windowed, a task longer than "
+        "their context gets a 'context too short' row. Embeddings are pooled over each model's real tokens."
+    )
+    for model in models:
+        kind = "NT" if model.is_nt else f"{model.model_type}" + (", remote code" if model.trust_remote_code else "")
+        paper = f"; paper column: {model.paper_name}" if model.paper_name else ""
+        lines.append(f"- model {model.label}: {model.path} ({kind}; context {model.context_tokens} tokens{paper})")
+    if any(model.paper_name for model in models):
+        lines.append("- paper numbers: docs/paper_results.md; * = UNVERIFIED (secondary source).")
+    return "\n".join(lines)
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """The summary as a Markdown table: task, method, MCC mean ± sd, train time, rows."""
+    """The summary as Markdown: one row per (task, model, method) with the metric's mean ± sd, the paper's number,
+    train time and rows; methods a model could not run say why."""
     lines = [
-        "| task | method | MCC (mean ± sd) | train time (s) | seeds | train / test rows |",
-        "|---|---|---:|---:|---:|---:|",
+        "| task | model | method | metric | mean ± sd | paper | train time (s) | runs | train / test rows |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
+        seconds = "" if row["status"] != "ok" else f"{row['train_seconds']:.1f}"
         lines.append(
-            f"| {row['task']} | {METHOD_LABELS.get(row['method'], row['method'])} | "
-            f"{row['mcc_mean']:.3f} ± {row['mcc_sd']:.3f} | {row['train_seconds']:.1f} | {row['seeds']} | "
+            f"| {row['task']} | {row['model']} | {METHOD_LABELS.get(row['method'], row['method'])} | "
+            f"{row['metric'].upper()} | {_cell(row)} | {row['paper']} | {seconds} | {row['seeds']} | "
             f"{row['n_train']} / {row['n_test']} |"
         )
     notes = sorted({(row["task"], row["notes"]) for row in rows if row["notes"]})
     if notes:
         lines += ["", "Notes: " + "; ".join(f"{task}: {note}" for task, note in notes) + "."]
+    return "\n".join(lines)
+
+
+def wide_table(rows: list[dict[str, Any]]) -> str:
+    """Side by side: one row per (task, method), a column per model (mean ± sd, or why not run), the model-free
+    6-mer baseline of the task, and the paper's numbers for models with a paper counterpart."""
+    models = [m for m in dict.fromkeys(row["model"] for row in rows) if m != KMER_MODEL]
+    paper_models = [m for m in models if any(r["model"] == m and r["paper"] for r in rows)]
+    index = {(row["task"], row["model"], row["method"]): row for row in rows}
+    header = ["task", "method", *models, "6-mer LR (no model)", *[f"paper ({m})" for m in paper_models]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * (len(header) - 2)]
+    for task in dict.fromkeys(row["task"] for row in rows):
+        kmer = index.get((task, KMER_MODEL, "kmer"))
+        methods = [m for m in BENCHMARK_METHODS if m != "kmer" and any((task, x, m) in index for x in models)]
+        for method in methods or ["kmer"]:
+            cells = [_cell(index.get((task, model, method))) for model in models]
+            papers = [index[(task, m, method)]["paper"] if (task, m, method) in index else "" for m in paper_models]
+            label = METHOD_LABELS.get(method, method) if methods else "-"
+            lines.append("| " + " | ".join([task, label, *cells, _cell(kmer), *papers]) + " |")
     return "\n".join(lines)
 
 
@@ -437,29 +689,39 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def bar_chart(rows: list[dict[str, Any]], path: str | os.PathLike, title: str = "") -> None:
-    """Grouped bars of MCC (mean, sd as error bars) per task and method, saved as PNG."""
+    """Grouped bars of the reported metric (mean, sd as error bars) per task and (model, method), saved as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     tasks = list(dict.fromkeys(row["task"] for row in rows))
-    methods = [m for m in BENCHMARK_METHODS if any(row["method"] == m for row in rows)]
-    width = 0.8 / max(len(methods), 1)
-    figure, axes = plt.subplots(figsize=(max(6.0, 1.1 * len(tasks) * max(len(methods), 2) / 3), 4.5))
-    for index, method in enumerate(methods):
-        by_task = {row["task"]: row for row in rows if row["method"] == method}
-        positions = [t + (index - (len(methods) - 1) / 2) * width for t in range(len(tasks))]
-        means = [by_task[t]["mcc_mean"] if t in by_task else np.nan for t in tasks]
-        sds = [by_task[t]["mcc_sd"] if t in by_task else 0 for t in tasks]
-        axes.bar(positions, means, width, yerr=sds, capsize=2, label=METHOD_LABELS[method])
+    ran = [row for row in rows if row["status"] == "ok"]
+    models = list(dict.fromkeys(row["model"] for row in ran))
+    single = len([m for m in models if m != KMER_MODEL]) <= 1
+    groups = [
+        (model, method)
+        for model in models
+        for method in BENCHMARK_METHODS
+        if any(row["model"] == model and row["method"] == method for row in ran)
+    ]
+    width = 0.8 / max(len(groups), 1)
+    figure, axes = plt.subplots(figsize=(max(6.0, 1.1 * len(tasks) * max(len(groups), 2) / 3), 4.5))
+    for position, (model, method) in enumerate(groups):
+        by_task = {row["task"]: row for row in ran if row["model"] == model and row["method"] == method}
+        offsets = [t + (position - (len(groups) - 1) / 2) * width for t in range(len(tasks))]
+        means = [by_task[t]["metric_mean"] if t in by_task else np.nan for t in tasks]
+        sds = [by_task[t]["metric_sd"] if t in by_task else 0 for t in tasks]
+        label = METHOD_LABELS[method] if single or model == KMER_MODEL else f"{model}: {METHOD_LABELS[method]}"
+        axes.bar(offsets, means, width, yerr=sds, capsize=2, label=label)
     axes.set_xticks(range(len(tasks)))
     axes.set_xticklabels(
         tasks, rotation=45 if len(tasks) > 3 else 0, ha="right" if len(tasks) > 3 else "center", fontsize=8
     )
-    axes.set_ylabel("test MCC (mean ± sd over seeds)")
+    metrics = sorted({row["metric"].upper() for row in rows})
+    axes.set_ylabel(f"test {'/'.join(metrics)} (mean ± sd)")
     axes.axhline(0, color="black", linewidth=0.5)
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=7)
     if title:
         axes.set_title(title, fontsize=10)
     figure.tight_layout()
@@ -469,7 +731,7 @@ def bar_chart(rows: list[dict[str, Any]], path: str | os.PathLike, title: str = 
 
 @dataclass
 class BenchmarkReport:
-    """Every run, the summary rows, the Markdown table and the files written."""
+    """Every run, the summary rows, the Markdown (header, side-by-side table, long table) and the files written."""
 
     runs: list[dict[str, Any]]
     summary: list[dict[str, Any]]
@@ -479,25 +741,30 @@ class BenchmarkReport:
 
 
 def evaluate_tasks(
-    model_dir: str | os.PathLike,
+    models: "str | os.PathLike | ComparedModel | Sequence[str | os.PathLike | ComparedModel]",
     sources: Sequence[TaskSource],
     out_dir: str | os.PathLike,
     settings: BenchmarkSettings | None = None,
 ) -> BenchmarkReport:
-    """Runs every method and seed on every task and writes `runs.csv` (one line per run), `results.csv` and
-    `results.md` (task, method, MCC mean ± sd, train time) and `results.png` (bar chart) into `out_dir`.
+    """Runs every model, method and seed (or fold) on every task and writes `runs.csv` (one line per run),
+    `results.csv` (one per task, model and method), `results.md` (protocol header, side-by-side table, long table)
+    and `results.png` (bar chart) into `out_dir`.
 
     Args:
-        model_dir: a model folder with tokenizer files (ours, e.g. `outputs/quickstart/model`, or a converted NT).
+        models: one or more model folders (ours, a published or converted NT, or any Hugging Face checkpoint), or
+            `model_zoo.ComparedModel`s (`describe_model(path, trust_remote_code=True)` for models with their own code).
         sources: tasks, from `find_task_sources` / `nt_downstream_sources` (and `select_sources`).
         out_dir: output folder (created).
-        settings: budget and methods.
+        settings: protocol, budget and methods (`protocol_settings`).
     """
     settings = settings or BenchmarkSettings()
+    models = _as_models(models)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs, skipped, cache = [], [], {}
-    total = len(sources) * len(settings.seeds) * len(settings.methods)
+    model_methods = [m for m in settings.methods if m != "kmer"]
+    per_replicate = len(models) * len(model_methods) + ("kmer" in settings.methods)
+    total = len(sources) * len(settings.replicates) * per_replicate
     done = 0
     for source in sources:
         splits = source.load()
@@ -506,26 +773,36 @@ def evaluate_tasks(
         if size < settings.min_examples or not kinds <= {"binary", "multiclass"}:
             reason = f"{size} rows" if size < settings.min_examples else f"label kind {sorted(kinds)}"
             skipped.append(f"{source.name}: {reason}")
-            done += len(settings.seeds) * len(settings.methods)
+            done += len(settings.replicates) * per_replicate
             if settings.verbose:
                 print(f"skipping {source.name} ({reason})", flush=True)
             continue
-        for seed in settings.seeds:
-            task = prepare_task(source.name, splits, seed, settings.max_train, settings.max_test)
-            for method in settings.methods:
+        for seed, fold in settings.replicates:
+            task = prepare_task(source.name, splits, seed, settings.max_train, settings.max_test, fold, settings.folds)
+            plan = [(model, method) for model in models for method in model_methods]
+            if "kmer" in settings.methods:
+                plan.append((models[0], "kmer"))
+            for model, method in plan:
                 done += 1
-                run = run_method(method, task, model_dir, settings, seed, out_dir / "work", cache)
+                run = run_method(method, task, model, settings, seed, out_dir / "work", cache)
+                run["fold"] = fold
                 runs.append(run)
                 if settings.verbose:
+                    what = (
+                        f"MCC {run['mcc']:.3f} ({run['train_seconds']:.1f} s)"
+                        if run["status"] == "ok"
+                        else run["status"]
+                    )
+                    replicate = f"fold {fold}" if fold is not None else f"seed {seed}"
                     print(
-                        f"[{done}/{total}] {source.name} {method} seed {seed}: MCC {run['mcc']:.3f} "
-                        f"({run['train_seconds']:.1f} s, {run['n_train']} train / {run['n_test']} test)",
+                        f"[{done}/{total}] {source.name} {run['model']} {method} {replicate}: {what} "
+                        f"({run['n_train']} train / {run['n_test']} test)",
                         flush=True,
                     )
     if not runs:
         raise ValueError("No task was run: " + ("; ".join(skipped) or "no tasks found."))
-    summary = summarise_runs(runs)
-    markdown = markdown_table(summary)
+    summary = summarise_runs(runs, settings, models)
+    markdown = "\n\n".join([protocol_header(settings, models), wide_table(summary), markdown_table(summary)])
     if skipped:
         markdown += "\n\nSkipped: " + "; ".join(skipped) + "."
     files = {
@@ -537,15 +814,17 @@ def evaluate_tasks(
     _write_csv(runs, files["runs"])
     _write_csv(summary, files["csv"])
     files["markdown"].write_text(markdown + "\n")
-    model_name = "/".join(Path(model_dir).parts[-2:])
-    bar_chart(summary, files["png"], title=f"{model_name}: test MCC by task and method")
+    names = ", ".join(model.label for model in models)
+    bar_chart(summary, files["png"], title=f"{names}: test metric by task, model and method")
     return BenchmarkReport(runs, summary, markdown, files, skipped)
 
 
 __all__ = [
     "BENCHMARK_METHODS",
+    "KMER_MODEL",
     "METHOD_LABELS",
     "NT_DOWNSTREAM_TASKS",
+    "PROTOCOLS",
     "BenchmarkReport",
     "BenchmarkSettings",
     "BenchmarkTask",
@@ -554,9 +833,14 @@ __all__ = [
     "evaluate_tasks",
     "find_task_sources",
     "markdown_table",
+    "method_reason",
     "nt_downstream_sources",
     "prepare_task",
+    "protocol_header",
+    "protocol_settings",
+    "report_metric",
     "run_method",
     "select_sources",
     "summarise_runs",
+    "wide_table",
 ]

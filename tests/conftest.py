@@ -2,10 +2,12 @@
 randomised masked-LM model with a short context for the engine, pipeline and variant tests."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+import transformers.dynamic_module_utils as dynamic_module_utils
 from safetensors.torch import save_file
 from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer, pipeline
 
@@ -178,3 +180,24 @@ def embed(tiny):
 @pytest.fixture(scope="module")
 def score(tiny):
     return pipeline("variant-effect", model=tiny[0], tokenizer=tiny[1], device="cpu")
+
+
+@pytest.fixture(scope="module")
+def remote_code_cache(tmp_path_factory):
+    """transformers copies remote code into its modules cache: a temporary one here, not the user's home. The
+    cache folder is read once at import (`dynamic_module_utils.HF_MODULES_CACHE`), so it is patched there; the
+    environment variables are for any subprocess. `transformers_modules` packages imported before are set aside and
+    put back afterwards, those imported meanwhile dropped."""
+    cache = tmp_path_factory.mktemp("hf-modules")
+    before = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "transformers_modules"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_MODULES_CACHE", str(cache))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setattr(dynamic_module_utils, "HF_MODULES_CACHE", str(cache))
+        # `transformers_modules` is imported from the first cache on sys.path: ours, whatever was loaded before
+        patch.setattr(sys, "path", [str(cache), *sys.path])
+        for name in before:
+            patch.delitem(sys.modules, name)
+        yield cache
+        for name in [name for name in sys.modules if name.split(".")[0] == "transformers_modules"]:
+            del sys.modules[name]

@@ -96,10 +96,14 @@ def test_evaluate_tasks_writes_the_table_csv_and_chart(tiny_model_dir, tmp_path)
         assert float(row["mcc_sd"]) == pytest.approx(np.std(mccs, ddof=1))
         assert -1 <= float(row["mcc_mean"]) <= 1 and float(row["train_seconds"]) > 0
         label = task_benchmark.METHOD_LABELS[row["method"]]
-        assert f"| {row['task']} | {label} | {float(row['mcc_mean']):.3f} ± {float(row['mcc_sd']):.3f} |" in markdown
+        assert row["metric"] == "mcc" and row["metric_mean"] == row["mcc_mean"] and row["status"] == "ok"
+        model = "(no model)" if row["method"] == "kmer" else "/".join(tiny_model_dir.parts[-2:])
+        assert row["model"] == model
+        cell = f"{float(row['mcc_mean']):.3f} ± {float(row['mcc_sd']):.3f}"
+        assert f"| {row['task']} | {model} | {label} | MCC | {cell} |" in markdown
     prom = [r for r in runs if r["task"] == "prom_core_all"]
     assert {r["n_train"] for r in prom} == {"48"} and {r["n_test"] for r in prom} == {"40"}
-    assert all(r["steps"] == "3" for r in runs if r["method"] in ("ia3", "full", "random"))
+    assert all(r["steps"] == "3" for r in runs if r["method"] in ("ia3", "lora", "full", "random"))
     assert all("layer=" in r["detail"] for r in runs if r["method"] == "probing")
     png = (out / "results.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
