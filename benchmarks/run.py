@@ -446,8 +446,8 @@ def bench_precision_speed(args: argparse.Namespace, ours, esm) -> dict[str, floa
 def bench_onnxruntime(args: argparse.Namespace, shapes) -> dict[str, float]:
     """ONNX Runtime rows, ORT fp32 and ORT int8 (`onnx_export.quantize_onnx_int8`) against our float32 masked-LM at
     the v2-50M shape: tokens/s, the ratio to ours in the same rounds, and the largest absolute logit difference to
-    ours. Empty (the rows left out) until `onnxruntime` and `nucleotide_transformer_hf.onnx_export` are installed;
-    `results["onnx_skipped"]` = 1 then says so. CPU only."""
+    ours, with as many intra-op threads as torch. Left out (`results["onnx_skipped"]` = 1) without `onnxruntime` or
+    `nucleotide_transformer_hf.onnx_export`, and on a GPU."""
     import importlib
     import importlib.util
 
@@ -469,13 +469,12 @@ def bench_onnxruntime(args: argparse.Namespace, shapes) -> dict[str, float]:
     model = NucleotideTransformerForMaskedLM._from_config(config, attn_implementation="sdpa").eval()
     results: dict[str, float] = {"onnx_skipped": 0.0}
     with tempfile.TemporaryDirectory() as folder:
-        exported = export_onnx(model, Path(folder) / "fp32", masked_lm=True)
-        fp32_path = Path(exported)
-        if fp32_path.is_dir():
-            fp32_path = next(fp32_path.glob("*.onnx"))
-        int8_path = Path(folder) / "int8.onnx"
-        quantize_onnx_int8(fp32_path, int8_path)
-        sessions = {"ort_fp32": onnx_session(fp32_path), "ort_int8": onnx_session(int8_path)}
+        fp32_dir, int8_dir = Path(folder) / "fp32", Path(folder) / "int8"
+        exported = export_onnx(model, fp32_dir, masked_lm=True)
+        results["onnx_export_verify_max_abs_diff"] = float(exported["max_abs_diff"] or 0.0)
+        quantize_onnx_int8(fp32_dir, int8_dir)
+        threads = torch.get_num_threads()  # the same thread count as torch's rows
+        sessions = {"ort_fp32": onnx_session(fp32_dir, threads), "ort_int8": onnx_session(int8_dir, threads)}
         for length, batch in shapes:
             ids = torch.randint(6, 4102, (batch, length))
             ids[:, 0] = 3
