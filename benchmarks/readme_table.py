@@ -4,7 +4,8 @@
 
 The table sits in README.md between the lines `<!-- performance-table:start -->` and `<!-- performance-table:end -->`:
 the summary rows of `run.summary_table`, then one line naming the results file, the command and the machine (CPU,
-its instruction-set flags, threads, device, the fp32 GEMM yardstick and the import times). `--check` changes
+its instruction-set flags, threads, device, the fp32 GEMM yardstick, the import times and, where recorded, the
+kernels torch used), and the precision targets' verdicts (`run.precision_targets`) when the record has them. `--check` changes
 nothing and exits 1 when the README's table differs from the one the JSON gives.
 """
 
@@ -58,7 +59,20 @@ def table(path: Path) -> str:
             f"nucleotide_transformer_hf {machine['import_nucleotide_transformer_hf_s']:.2f} s, "
             f"with its first model class {machine['import_package_and_model_class_s']:.2f} s"
         )
+    kernels = machine.get("kernel_info")
+    if isinstance(kernels, dict):
+        details.append(
+            f"torch CPU kernels {kernels.get('torch_cpu_capability')}, int8 engine {kernels.get('int8_engine')}, "
+            f"oneDNN {'yes' if kernels.get('onednn_available') else 'no'}"
+            f" (bf16 {'native' if kernels.get('onednn_bf16_supported') else 'not native'})"
+        )
     lines.append(f"From `{relative}` (`{record['command']}`): " + "; ".join(details) + ".")
+    targets = record.get("targets")
+    if targets:
+        lines += [
+            "",
+            "Precision targets: " + "; ".join(f"{name}: **{verdict}**" for name, verdict in targets.items()) + ".",
+        ]
     return "\n".join(lines)
 
 

@@ -12,13 +12,42 @@ imported):
 They are thin: `preprocess` plans the windows of the whole call (`inference.embedding_plan`,
 `variant_scoring.variant_plan`), `_forward` runs them through the inference engine, `postprocess` pools or scores.
 The rules (pooling, layers, long sequences, variant windows and scores) are in those two modules' docstrings.
+
+**Precision.** Both take `dtype=` (`"float32"`, `"bfloat16"`, `"int8"`: `precision.DTYPES`, docs/precision.md):
+
+    embed = pipeline("dna-embedding", model=model, tokenizer=tokenizer, dtype="int8")
+
+The pipeline then runs `precision.prepare_for_inference` on a deep copy of its model, so the model given stays as it
+was (an int8 preparation cannot be undone, and a bf16 cast would round the caller's float32 weights); a model already
+in that precision is used as it is. Through `transformers.pipeline(...)` the names arrive as torch dtypes
+(`torch.float32`, `torch.bfloat16`, `torch.int8`) and are read the same way; a model loaded by path with
+`dtype="int8"` is first loaded in float32 (transformers says it falls back to float32), then quantised. Without
+`dtype` (transformers' default `"auto"`) the model runs as given.
 """
+
+import copy
 
 import torch
 from transformers import Pipeline
 
 from .inference import DEFAULT_BATCH_SIZE, assemble_embeddings, embedding_plan, run_forward_passes
+from .precision import DTYPES, inference_dtype, prepare_for_inference
 from .variant_scoring import finish_variant_scores, variant_plan
+
+
+def pipeline_dtype(dtype) -> str | None:
+    """The precision of `precision.DTYPES` a pipeline's `dtype=` asks for: one of those names, or the torch dtype
+    `transformers.pipeline` turns it into (`torch.float32`, `torch.bfloat16`, `torch.int8`); `None` for `None`,
+    `"auto"` and other torch dtypes (transformers' own loading dtype, e.g. `torch.float16`: the model runs as loaded).
+    An unknown string is an `InputError` (from `precision.check_dtype`)."""
+    from .precision import check_dtype
+
+    if dtype is None or dtype == "auto":
+        return None
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).removeprefix("torch.")
+        return name if name in DTYPES else None
+    return check_dtype(str(dtype))
 
 
 class _WholeCallPipeline(Pipeline):
@@ -29,6 +58,14 @@ class _WholeCallPipeline(Pipeline):
     _load_image_processor = False
     _load_feature_extractor = False
     _load_tokenizer = True
+
+    def __init__(self, *args, dtype=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        wanted = pipeline_dtype(dtype)
+        if wanted is not None:
+            if inference_dtype(self.model) != wanted:
+                self.model = copy.deepcopy(self.model)
+            self.model = prepare_for_inference(self.model, wanted)
 
     def __call__(self, inputs, **kwargs):
         """Runs the pipeline on one input (a string or dict) or an iterable of them; returns one result or a list."""
@@ -51,7 +88,8 @@ class DnaEmbeddingPipeline(_WholeCallPipeline):
     """Task `"dna-embedding"`: DNA sequences in, numpy embeddings out (one array per sequence).
 
     Call options: `pooling` (`"mean"`, `"cls"`, `"token"`, `"nucleotide"`), `layers` (int or list),
-    `window_overlap` and `max_window_tokens` (long sequences), `batch_size`, `progress`. Rules: module docstring.
+    `window_overlap` and `max_window_tokens` (long sequences), `batch_size`, `progress`. Construction option: `dtype`
+    (precision). Rules: module docstring.
     """
 
     def _sanitize_parameters(
@@ -107,7 +145,8 @@ class VariantEffectPipeline(_WholeCallPipeline):
     Input: `{"sequence", "position" (0-based), "ref", "alt"}` or `{"ref_sequence", "alt_sequence"}`, or a list of them.
     Output: a dict per variant with `status`, `reason`, `window_start`, `window_end` and the scores (see
     `score_variants`). Call options: `layer`, `pooling` (`"mean"`/`"cls"`), `both_strands`, `window_bp`,
-    `window_snap`, `share_windows`, `batch_size`, `progress`.
+    `window_snap`, `share_windows`, `batch_size`, `progress`. Construction option: `dtype` (precision, module
+    docstring).
     """
 
     def _sanitize_parameters(
@@ -193,4 +232,4 @@ def register_pipelines() -> None:
         PIPELINE_REGISTRY.register_pipeline(task, pipeline_class=pipeline_class, pt_model=model_class, type="text")
 
 
-__all__ = ["DnaEmbeddingPipeline", "VariantEffectPipeline", "register_pipelines"]
+__all__ = ["DnaEmbeddingPipeline", "VariantEffectPipeline", "pipeline_dtype", "register_pipelines"]

@@ -1,6 +1,7 @@
 """The "dna-embedding" pipeline, checked against direct forward passes and numpy arithmetic; a bf16 model through both
-pipelines."""
+pipelines; their `dtype=` option."""
 
+import copy
 import gzip
 from pathlib import Path
 
@@ -11,8 +12,15 @@ from helpers import direct_hidden, random_dna
 from transformers import pipeline
 
 from nucleotide_transformer_hf import NucleotideTransformerForMaskedLM
+from nucleotide_transformer_hf.errors import InputError
 from nucleotide_transformer_hf.inference import embed_sequences
-from nucleotide_transformer_hf.pipelines import DnaEmbeddingPipeline, VariantEffectPipeline, register_pipelines
+from nucleotide_transformer_hf.pipelines import (
+    DnaEmbeddingPipeline,
+    VariantEffectPipeline,
+    pipeline_dtype,
+    register_pipelines,
+)
+from nucleotide_transformer_hf.precision import inference_dtype, prepare_for_inference
 from nucleotide_transformer_hf.variant_scoring import SCORE_NAMES, score_variants
 
 GENOMES = Path(__file__).resolve().parent.parent / "data" / "genomes"
@@ -165,3 +173,38 @@ def test_a_bf16_model_runs_both_pipelines_close_to_fp32(tiny):
             # The distances are small (L2 ≈ 0.03) and built from embeddings each ~0.003 off: within 10% of the fp32
             # score (a zero distance, alt read as ref, would fail), plus 1e-3 for the cosine near 1.
             np.testing.assert_allclose(low[name], full[name], rtol=0.1, atol=1e-3, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "int8", torch.int8])
+def test_pipelines_take_a_dtype_and_leave_the_given_model_alone(tiny, dtype):
+    """`dtype=` prepares a copy of the model (docs/precision.md): the results are the engine's on a model prepared in
+    that precision, exactly; the model passed in keeps its float32 weights."""
+    model, tokenizer = tiny
+    name = str(dtype).removeprefix("torch.")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    embed = pipeline("dna-embedding", model=model, tokenizer=tokenizer, device="cpu", dtype=dtype)
+    score = pipeline("variant-effect", model=model, tokenizer=tokenizer, device="cpu", dtype=dtype)
+    assert inference_dtype(embed.model) == inference_dtype(score.model) == name and embed.model is not model
+    assert inference_dtype(model) == "float32" and all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    reference = prepare_for_inference(copy.deepcopy(model), name)
+    sequences = [random_dna(300, 51), random_dna(90, 52)]
+    for got, expected in zip(embed(sequences), embed_sequences(reference, tokenizer, sequences)):
+        np.testing.assert_array_equal(got, expected)
+    sequence = random_dna(200, 53)
+    variants = [{"sequence": sequence, "position": p, "ref": sequence[p], "alt": "A" if sequence[p] != "A" else "G"}
+                for p in (40, 100)]  # fmt: skip
+    assert score(variants) == score_variants(reference, tokenizer, variants)
+    fp32 = pipeline("dna-embedding", model=model, tokenizer=tokenizer, device="cpu", dtype="float32")
+    assert fp32.model is model  # already float32: used as it is
+
+
+def test_pipeline_dtype_names_and_errors():
+    assert [pipeline_dtype(d) for d in (None, "auto", torch.float16, torch.bfloat16, "int8")] == [
+        None,
+        None,
+        None,
+        "bfloat16",
+        "int8",
+    ]
+    with pytest.raises(InputError, match="one of float32, bfloat16, int8"):
+        pipeline_dtype("fp8")
