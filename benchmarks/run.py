@@ -512,7 +512,7 @@ def guard_inputs(args: argparse.Namespace) -> tuple[list[str], list[dict[str, st
 
 
 def bench_precision_guards(args: argparse.Namespace) -> dict[str, float]:
-    """`precision.accuracy_guards` of bf16 (with a bf16 matrix unit) and int8 (CPU) against float32 on real DNA
+    """`precision_guards.accuracy_guards` of bf16 (with a bf16 matrix unit) and int8 (CPU) against float32 on real DNA
     (`guard_inputs`), for two models: the random-weight v2-50M shape (`guards_v2_50m_random_...`) and the trained
     shipped checkpoint `data/models/nt-v2-small-six-genomes` (`guards_shipped_...`). Neither is the published
     v2-50M: the trained model has real input dependence but 4 layers of width 128; the random one has the speed rows'
@@ -524,7 +524,8 @@ def bench_precision_guards(args: argparse.Namespace) -> dict[str, float]:
         NucleotideTransformerTokenizerFast,
     )
     from nucleotide_transformer_hf.loading import load_model_and_tokenizer
-    from nucleotide_transformer_hf.precision import accuracy_guards, bfloat16_is_native
+    from nucleotide_transformer_hf.precision import bfloat16_is_native
+    from nucleotide_transformer_hf.precision_guards import accuracy_guards
 
     device = args.device
     dtypes = [d for d, ok in (("bfloat16", bfloat16_is_native(device)), ("int8", device == "cpu")) if ok]
@@ -555,7 +556,8 @@ def bench_precision_guards(args: argparse.Namespace) -> dict[str, float]:
 def precision_targets(record: dict) -> dict[str, str]:
     """The issue's precision targets, each `"met"`, `"missed"`, `"not applicable (...)"` (the machine lacks the
     feature it needs: VNNI for int8, AVX512-BF16/AMX for bf16) or `"not measured"` (the run has no such rows)."""
-    from nucleotide_transformer_hf.precision import GUARD_THRESHOLDS, cpu_matrix_features
+    from nucleotide_transformer_hf.precision import cpu_matrix_features
+    from nucleotide_transformer_hf.precision_guards import GUARD_THRESHOLDS
 
     r = record.get("results", {})
     machine = record.get("machine", {})

@@ -153,6 +153,7 @@ def test_every_subcommand_has_help():
             "score-variants",
             "evaluate-variants",
             "evaluate-tasks",
+            "export-onnx",
             "embed",
             "attention-map",
             "perplexity",

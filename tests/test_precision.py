@@ -16,15 +16,8 @@ from helpers import random_dna
 from nucleotide_transformer_hf.cli import main
 from nucleotide_transformer_hf.errors import InputError
 from nucleotide_transformer_hf.inference import embed_sequences, run_forward_passes
-from nucleotide_transformer_hf.precision import (
-    DTYPES,
-    GUARD_THRESHOLDS,
-    accuracy_guards,
-    check_dtype,
-    guard_verdicts,
-    inference_dtype,
-    prepare_for_inference,
-)
+from nucleotide_transformer_hf.precision import DTYPES, check_dtype, inference_dtype, prepare_for_inference
+from nucleotide_transformer_hf.precision_guards import GUARD_THRESHOLDS, accuracy_guards, guard_verdicts
 from nucleotide_transformer_hf.variant_scoring import finish_variant_scores, variant_plan
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -22,6 +22,7 @@ from transformers import (
 )
 
 from nucleotide_transformer_hf.errors import InputError
+from nucleotide_transformer_hf.finetuning import silence_peft_checkpointing_warning
 from nucleotide_transformer_hf.tiny_models import (
     BPE_SPECIAL_TOKENS,
     CHAR_AUTO_MAP,
@@ -142,7 +143,8 @@ def test_peft_defaults_apply_to_the_bpe_model(bpe_folder):
     from peft import IA3Config, LoraConfig, get_peft_model
 
     for config, marker in ((IA3Config(task_type="SEQ_CLS"), "ia3_l"), (LoraConfig(task_type="SEQ_CLS"), "lora_A")):
-        model = get_peft_model(AutoModelForSequenceClassification.from_pretrained(bpe_folder, num_labels=2), config)
+        with silence_peft_checkpointing_warning():  # peft 0.21 reads a deprecated transformers attribute
+            model = get_peft_model(AutoModelForSequenceClassification.from_pretrained(bpe_folder, num_labels=2), config)
         trainable = [name for name, p in model.named_parameters() if p.requires_grad]
         assert any(marker in name for name in trainable) and any("classifier" in name for name in trainable)
 
