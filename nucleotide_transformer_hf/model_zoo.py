@@ -53,6 +53,7 @@ class ComparedModel:
         context_tokens: tokens one input may hold, special tokens included (None: no limit known).
         paper_name: the published model whose numbers the "paper" column shows for this model (a Hub id as in
             `paper_results.csv`), or None.
+        own_code: the folder's config names code of its own (`auto_map`), run because `trust_remote_code` allows it.
     """
 
     path: str
@@ -62,6 +63,7 @@ class ComparedModel:
     trust_remote_code: bool = False
     context_tokens: int | None = None
     paper_name: str | None = None
+    own_code: bool = False
 
 
 def _read_config_json(path: str) -> dict[str, Any] | None:
@@ -143,6 +145,7 @@ def describe_model(
         trust_remote_code,
         context_of(config, tokenizer),
         paper_name,
+        bool(getattr(config, "auto_map", None)),
     )
 
 

@@ -607,7 +607,7 @@ def protocol_header(settings: BenchmarkSettings, models: Sequence[ComparedModel]
         "their context gets a 'context too short' row. Embeddings are pooled over each model's real tokens."
     )
     for model in models:
-        kind = "NT" if model.is_nt else f"{model.model_type}" + (", remote code" if model.trust_remote_code else "")
+        kind = "NT" if model.is_nt else f"{model.model_type}" + (", its own code" if model.own_code else "")
         paper = f"; paper column: {model.paper_name}" if model.paper_name else ""
         lines.append(f"- model {model.label}: {model.path} ({kind}; context {model.context_tokens} tokens{paper})")
     if any(model.paper_name for model in models):

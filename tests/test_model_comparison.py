@@ -259,4 +259,6 @@ def test_nt_model_named_by_its_published_layout_is_nt(models, published_v1):
     assert describe_model(published_v1[0]).is_nt and describe_model(models["nt"]).is_nt
     assert not describe_model(models["bpe"]).is_nt
     assert describe_model(models["bpe"]).context_tokens == 512
-    assert describe_model(models["char"], trust_remote_code=True).context_tokens == 1024
+    char = describe_model(models["char"], trust_remote_code=True)
+    assert char.context_tokens == 1024 and char.own_code
+    assert not describe_model(models["bpe"], trust_remote_code=True).own_code  # allowed, but it brings no code
