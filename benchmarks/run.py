@@ -25,6 +25,9 @@ from pathlib import Path
 import torch
 import transformers
 
+# bf16 rows (and the bf16 target) apply only with bf16 matrix instructions: elsewhere torch emulates bf16 matmuls
+from nucleotide_transformer_hf.precision import bfloat16_is_native, cpu_flags
+
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED_GENOMES = REPO / "data" / "genomes"
 
@@ -65,21 +68,6 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
         default=default_device(),
         help="where the models run (default: cuda when there is a GPU, else cpu)",
     )
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (Linux `/proc/cpuinfo`; empty elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            return set(next(line.split(":", 1)[1].split() for line in handle if line.startswith("flags")))
-    except (OSError, StopIteration):
-        return set()
-
-
-def has_bf16_matrix_unit(device: str) -> bool:
-    """True on CUDA and on CPUs with bf16 matrix instructions (AVX512-BF16 or AMX-BF16). Elsewhere torch emulates
-    bf16 matmuls, many times slower than fp32, so the bf16 benchmarks (and the issue's bf16 target) do not apply."""
-    return device == "cuda" or bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def gemm_gflops(dtype: torch.dtype, device: str, n: int | None = None) -> float:
@@ -132,7 +120,7 @@ def machine_info(device: str) -> dict[str, object]:
         pass
     from nucleotide_transformer_hf.precision import cpu_matrix_features, kernel_info
 
-    bf16 = has_bf16_matrix_unit(device)
+    bf16 = bfloat16_is_native(device)
     return {
         "device": device,
         "host": socket.gethostname(),
@@ -329,7 +317,7 @@ def bench_inference(args: argparse.Namespace) -> dict[str, float]:
     rounds. Then the precision rows (`bench_precision_speed`: each dtype against our float32 and ESM-SDPA, and
     `bench_onnxruntime`) and their accuracy guards on real DNA (`bench_precision_guards`)."""
     device = args.device
-    dtypes = ("fp32", "bf16") if has_bf16_matrix_unit(device) else ("fp32",)
+    dtypes = ("fp32", "bf16") if bfloat16_is_native(device) else ("fp32",)
     ours, esm, config = _v2_50m_pair(device)
     shapes = [(512, 1), (512, 8), (2048, 1)] if args.quick else [(512, 1), (512, 8), (2048, 1), (2048, 8)]
     results: dict[str, float] = {}
@@ -396,7 +384,7 @@ def bench_precision_speed(args: argparse.Namespace, ours, esm) -> dict[str, floa
     to our float32 and to ESM-SDPA (float32; the faster of its two bf16 forms for our bf16) of the same run."""
     import copy
 
-    from nucleotide_transformer_hf.precision import bfloat16_is_native, int8_engine, prepare_for_inference
+    from nucleotide_transformer_hf.precision import int8_engine, prepare_for_inference
 
     device = args.device
     bf16 = bfloat16_is_native(device)
@@ -524,7 +512,6 @@ def bench_precision_guards(args: argparse.Namespace) -> dict[str, float]:
         NucleotideTransformerTokenizerFast,
     )
     from nucleotide_transformer_hf.loading import load_model_and_tokenizer
-    from nucleotide_transformer_hf.precision import bfloat16_is_native
     from nucleotide_transformer_hf.precision_guards import accuracy_guards
 
     device = args.device
@@ -589,7 +576,9 @@ def precision_targets(record: dict) -> dict[str, str]:
     for model in ("shipped", "v2_50m_random"):
         for key, floor in GUARD_THRESHOLDS.items():
             target(f"int8 {key} >= {floor} ({model})", None, f"guards_{model}_int8_{key}", floor)
-    if r.get("onnx_skipped", 1.0) == 1.0:
+    if "onnx_skipped" not in r:
+        targets["onnxruntime fp32 logits within 1e-4 of ours"] = "not measured"
+    elif r["onnx_skipped"] == 1.0:
         targets["onnxruntime fp32 logits within 1e-4 of ours"] = "not measured (onnxruntime or onnx_export missing)"
     else:
         worst = max(v for k, v in r.items() if k.startswith("onnx_") and k.endswith("_ort_fp32_logits_max_abs_diff"))

@@ -19,6 +19,7 @@ without a traceback; anything else is a bug and keeps its traceback.
 """
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -361,8 +362,7 @@ def _evaluate_tasks(args: argparse.Namespace) -> int:
     for path in models:
         model = describe_model(path, trust_remote_code=args.trust_remote_code, paper_name=match_published_model(path))
         if paper_given and model.is_nt:
-            model = describe_model(path, trust_remote_code=args.trust_remote_code, paper_name=paper_given)
-            paper_given = None
+            model, paper_given = dataclasses.replace(model, paper_name=paper_given), None
         described.append(model)
     if paper_given:
         raise InputError(f"--paper-model {paper_given}: no NT model among --model to stand for it.")

@@ -38,7 +38,7 @@ from transformers.trainer_callback import PrinterCallback
 
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .dna import context_tokens
-from .inference import head_logits
+from .inference import head_logits, is_nt_tokenizer
 from .metrics import task_metrics
 from .model_zoo import ComparedModel, context_of, load_classifier, load_tokenizer
 from .modeling_nucleotide_transformer import (
@@ -353,7 +353,7 @@ def context_with_specials(model: torch.nn.Module, tokenizer) -> int:
     """Tokens one input may have, `<cls>` included: the model's context capped by the tokenizer's
     `model_max_length` (`dna.context_tokens` plus the special tokens). `model` may be wrapped by peft."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    if not isinstance(tokenizer, NucleotideTransformerTokenizerFast):  # another model compared with NT
+    if not is_nt_tokenizer(tokenizer):  # another model compared with NT
         return context_of(base.config, tokenizer) or 1 << 62
     return context_tokens(base.config, tokenizer) + tokenizer.num_special_tokens_to_add()
 

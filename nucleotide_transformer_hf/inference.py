@@ -488,6 +488,20 @@ def embed_sequences(
 # ---- task heads ------------------------------------------------------------------------------------------------
 
 
+def _dna_texts(sequences: Sequence[str]) -> list[str]:
+    """The sequences with their whitespace removed; a non-string is a `TypeError` naming its index."""
+    texts = []
+    for index, sequence in enumerate(sequences):
+        if not isinstance(sequence, str):
+            raise TypeError(f"Sequence {index} is a {type(sequence).__name__}, expected a DNA string.")
+        texts.append(sequence.translate(WHITESPACE))
+    return texts
+
+
+def _pad_id(tokenizer) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
 def is_nt_tokenizer(tokenizer) -> bool:
     """Whether `tokenizer` is ours (6-mers, `<cls>` only). Other models' tokenizers (`model_zoo`) get whole-sequence
     passes with their own special tokens (`sequence_passes`) instead of our token windows."""
@@ -501,11 +515,7 @@ def sequence_passes(tokenizer, sequences: Sequence[str], read: str, capacity: in
     `[CLS] … [SEP]`), `start`/`stop` bounding the real tokens (those its `special_tokens_mask` does not mark). For
     models compared with NT, which are not windowed (`model_zoo`): a sequence with more than `capacity` tokens
     (special tokens included) raises `ValueError` naming its index."""
-    texts = []
-    for index, sequence in enumerate(sequences):
-        if not isinstance(sequence, str):
-            raise TypeError(f"Sequence {index} is a {type(sequence).__name__}, expected a DNA string.")
-        texts.append(sequence.translate(WHITESPACE))
+    texts = _dna_texts(sequences)
     if not texts:
         return []
     encoded = tokenizer(texts, add_special_tokens=True, return_special_tokens_mask=True, truncation=False)
@@ -526,26 +536,27 @@ def mean_embeddings(
     sequences: Sequence[str],
     layers: int | Sequence[int] = -1,
     *,
-    capacity: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
 ) -> list[np.ndarray]:
     """Mean-pooled embeddings of whole sequences with any tokenizer: per sequence `(n_layers, hidden)` (or
     `(hidden,)` for a single int `layers`), the mean over its real tokens (special tokens and padding excluded).
     Our tokenizer goes through `embed_sequences` (windows for long sequences); another model's tokenizer through
-    `sequence_passes` (one pass per sequence, at most `capacity` tokens)."""
+    `sequence_passes` (one pass per sequence, at most the model's context: `model_zoo.context_of`)."""
     if is_nt_tokenizer(tokenizer):
         return embed_sequences(
             model, tokenizer, list(sequences), pooling="mean", layers=layers, batch_size=batch_size, progress=progress
         )
+    from .model_zoo import context_of
+
     single = isinstance(layers, (int, np.integer))
-    passes = sequence_passes(tokenizer, sequences, "sum", capacity)
+    passes = sequence_passes(tokenizer, sequences, "sum", context_of(_config_of(model), tokenizer))
     results = run_forward_passes(
         model,
         passes,
         layers=layers,
         batch_size=batch_size,
-        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+        pad_token_id=_pad_id(tokenizer),
         progress=progress,
         description="sequences",
     )
@@ -586,17 +597,13 @@ def head_logits(
             model,
             passes,
             batch_size=batch_size,
-            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+            pad_token_id=_pad_id(tokenizer),
             progress=progress,
             description="sequences",
         )
         return logits, [np.zeros((0, 2), dtype=np.int64) for _ in passes]
     capacity = context_tokens(_config_of(model), tokenizer)
-    texts = []
-    for index, sequence in enumerate(sequences):
-        if not isinstance(sequence, str):
-            raise TypeError(f"Sequence {index} is a {type(sequence).__name__}, expected a DNA string.")
-        texts.append(sequence.translate(WHITESPACE))
+    texts = _dna_texts(sequences)
     all_ids, all_offsets = tokenize_whole(tokenizer, texts)
     passes = []
     for index, ids in enumerate(all_ids):

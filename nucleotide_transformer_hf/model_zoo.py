@@ -54,6 +54,7 @@ class ComparedModel:
         paper_name: the published model whose numbers the "paper" column shows for this model (a Hub id as in
             `paper_results.csv`), or None.
         own_code: the folder's config names code of its own (`auto_map`), run because `trust_remote_code` allows it.
+        no_classifier: why the model has no sequence-classification class (`classifier_reason`), None when it has.
     """
 
     path: str
@@ -64,6 +65,7 @@ class ComparedModel:
     context_tokens: int | None = None
     paper_name: str | None = None
     own_code: bool = False
+    no_classifier: str | None = None
 
 
 def _read_config_json(path: str) -> dict[str, Any] | None:
@@ -146,6 +148,7 @@ def describe_model(
         context_of(config, tokenizer),
         paper_name,
         bool(getattr(config, "auto_map", None)),
+        _no_classifier(config),
     )
 
 
@@ -199,19 +202,20 @@ def load_classifier(model: ComparedModel, num_labels: int, problem_type: str, *,
     )
 
 
-def classifier_reason(model: ComparedModel) -> str | None:
-    """Why the model cannot be fine-tuned with a sequence head (no such class for it), or None when it can."""
-    if model.is_nt:
-        return None
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+def _no_classifier(config) -> str | None:
+    from transformers import AutoModelForSequenceClassification
 
-    config = AutoConfig.from_pretrained(model.path, trust_remote_code=model.trust_remote_code)
-    auto_map = getattr(config, "auto_map", None) or {}
-    if "AutoModelForSequenceClassification" in auto_map:
+    if "AutoModelForSequenceClassification" in (getattr(config, "auto_map", None) or {}):
         return None
     if type(config) in AutoModelForSequenceClassification._model_mapping:
         return None
     return f"no sequence-classification class for model type {config.model_type!r}"
+
+
+def classifier_reason(model: ComparedModel) -> str | None:
+    """Why the model cannot be fine-tuned with a sequence head (no such class for it), or None when it can (read
+    from its config by `describe_model`)."""
+    return model.no_classifier
 
 
 def peft_reason(model: ComparedModel, method: str) -> str | None:

@@ -30,7 +30,6 @@ def layer_embeddings(
     layers: Sequence[int] | None = None,
     batch_size: int = 32,
     progress: bool = False,
-    capacity: int | None = None,
 ) -> dict[int, np.ndarray]:
     """Mean-pooled embeddings `(n, hidden)` of each layer, keyed by layer index: the mean over the sequence's real
     tokens, `<cls>` and padding excluded (`inference.embed_sequences` with `pooling="mean"`; a sequence longer than
@@ -41,7 +40,7 @@ def layer_embeddings(
     models (the encoder, `model.base_model`, is run) and is left unchanged.
 
     Another model compared with NT (`model_zoo`: its own tokenizer, special tokens excluded from the mean) is run one
-    whole sequence per pass, at most `capacity` tokens (`inference.mean_embeddings`); if its config gives no layer
+    whole sequence per pass, at most its context (`inference.mean_embeddings`); if its config gives no layer
     count, only its last hidden state exists, keyed `-1`.
 
     Raises:
@@ -62,9 +61,7 @@ def layer_embeddings(
     if not sequences or not layers:
         hidden = base.config.hidden_size
         return {layer: np.zeros((len(sequences), hidden), dtype=np.float32) for layer in layers}
-    pooled = mean_embeddings(
-        model, tokenizer, list(sequences), layers, capacity=capacity, batch_size=batch_size, progress=progress
-    )
+    pooled = mean_embeddings(model, tokenizer, list(sequences), layers, batch_size=batch_size, progress=progress)
     stacked = np.stack(pooled).astype(np.float32)  # (n, n_layers, hidden), layers in the order of `layers`
     return {layer: stacked[:, position] for position, layer in enumerate(layers)}
 
@@ -157,7 +154,6 @@ def probe_task(
     seed: int = 0,
     batch_size: int = 32,
     progress: bool = False,
-    capacity: int | None = None,
 ) -> ProbeResult:
     """Probes every layer (or `layers`) of a frozen model on a single-label classification task.
 
@@ -170,7 +166,7 @@ def probe_task(
     if validation is None:
         train, validation = split_off(train, 0.1, seed)
     embedded = {
-        split: layer_embeddings(model, tokenizer, task.sequences, layers, batch_size, progress, capacity)
+        split: layer_embeddings(model, tokenizer, task.sequences, layers, batch_size, progress)
         for split, task in (("train", train), ("validation", validation), ("test", test))
     }
     result = probe_features(

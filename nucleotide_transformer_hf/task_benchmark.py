@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from .dna import KMER_SIZE, strip_sequence_suffix
+from .configuration_nucleotide_transformer import NucleotideTransformerConfig
+from .dna import context_bp, strip_sequence_suffix
 from .errors import InputError
 from .finetuning import FinetuneSettings, finetune
 from .kmer_baseline import kmer_baseline
@@ -449,9 +450,14 @@ def run_method(
     model cannot run (`method_reason`), a row whose `status` says why."""
     model = _as_models(model)[0]
     state = cache.setdefault(model.path, {})
-    if "tokenizer" not in state:
-        state["tokenizer"] = load_tokenizer(model)
-    longest = state.setdefault(("longest", task.name), _longest_tokens(state["tokenizer"], task))
+    longest = 0
+    if method != "kmer":
+        if "tokenizer" not in state:
+            state["tokenizer"] = load_tokenizer(model)
+        key = ("longest", task.name, seed)  # a seed's task is prepared once for all its models and methods
+        if key not in state:
+            state[key] = _longest_tokens(state["tokenizer"], task)
+        longest = state[key]
     row = {
         "task": task.name,
         "model": KMER_MODEL if method == "kmer" else model.label,
@@ -487,7 +493,6 @@ def run_method(
             layers=settings.probe_layers,
             probes=settings.probes,
             seed=seed,
-            capacity=None if model.is_nt else model.context_tokens,
         )
         metrics = {**result.best["test"], "layer": result.best["layer"], "probe": result.best["probe"]}
         seconds = result.seconds
@@ -495,7 +500,7 @@ def run_method(
         window_bp = None
         if model.is_nt and model.context_tokens is not None and longest > model.context_tokens:
             # NT's own rule for sequences longer than its context: windows, predictions averaged per sequence
-            window_bp = (model.context_tokens - 1) * KMER_SIZE
+            window_bp = context_bp(NucleotideTransformerConfig.from_pretrained(model.path), state["tokenizer"])
             notes.append(f"{model.label}: windows of {window_bp} bp (longest sequence {longest} tokens)")
         finetune_settings = FinetuneSettings(
             method="full" if method == "random" else method,

@@ -190,7 +190,7 @@ def test_every_shipped_number_has_a_source_and_a_known_task():
         assert row.task in (REVISED_TASKS if row.benchmark == "revised" else ORIGINAL_TASKS)
         assert row.metric in ("mcc", "f1") and -1 <= row.value <= 1 and not math.isnan(row.value)
         assert len(row.source) > 20 and row.status in ("reported", "UNVERIFIED")
-    # the NT 2.5B multi-species column of HyenaDNA's Table 4.2 (re-reported in nt-reference: 58.0, 98.4 F1)
+    # the NT 2.5B multi-species column of HyenaDNA's Table 4.2 (docs/paper_results.md, docs/tasks.md: 81.4 MCC, 98.4 F1)
     assert lookup("nucleotide_transformer_downstream_tasks/enhancers", rows[0].model, "ia3") is not None
     assert lookup("x/H3", "InstaDeepAI/nucleotide-transformer-2.5b-multi-species", "ia3").value == pytest.approx(0.814)
     donors = lookup(
